@@ -1,0 +1,50 @@
+"""Defect classes as bits of a uint8 flag image; a set bit means bad."""
+
+from __future__ import annotations
+
+import enum
+
+import numpy as np
+
+
+class Flag(enum.IntFlag):
+    """Defect classes.
+
+    >>> Flag.STUCK | Flag.OUTLIER
+    <Flag.STUCK|OUTLIER: 3>
+    >>> flag_names(5)
+    ['stuck', 'hot']
+    """
+
+    STUCK = 1  #: temporal std below ``stuck_std``
+    OUTLIER = 2  #: temporal median far from its local median (the sensor team's "drifting")
+    HOT = 4  #: temporal mean far above the neighbourhood, or saturated in nearly every frame
+    DEAD = 8  #: temporal mean far below the neighbourhood, or at the floor in nearly every frame
+    NOISY = 16  #: temporal std far above the neighbourhood's (flicker, telegraph noise)
+    PERSISTENT = 32  #: stands out from its neighbours in nearly every frame (photo series)
+
+
+#: flag bits in order, with their lower-case names as used in CSV files and options
+CLASSES: dict[str, Flag] = {f.name.lower(): f for f in Flag}
+
+#: the sensor team's "drifting pixel" definition: STUCK or OUTLIER
+DRIFTING = Flag.STUCK | Flag.OUTLIER
+
+
+def flag_names(value: int) -> list[str]:
+    """Names of the classes set in ``value``, in bit order."""
+    return [name for name, f in CLASSES.items() if value & f]
+
+
+def parse_classes(text: str | None) -> int:
+    """``"hot,stuck"`` -> bit mask; ``None`` or ``"all"`` -> every class."""
+    if text is None or text.strip().lower() == "all":
+        return int(np.bitwise_or.reduce([int(f) for f in Flag]))
+    bits = 0
+    for name in (t.strip().lower() for t in text.split(",") if t.strip()):
+        if name not in CLASSES:
+            from ..errors import ParameterError
+
+            raise ParameterError(f"unknown defect class {name!r}; known: {', '.join(CLASSES)}")
+        bits |= CLASSES[name]
+    return bits

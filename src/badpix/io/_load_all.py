@@ -1,0 +1,3 @@
+"""Import the built-in reader modules so they register themselves."""
+
+from . import npy  # noqa: F401

@@ -1,0 +1,290 @@
+"""The reader contract and the registry that picks a reader for a path.
+
+A reader knows one file format.  It opens lazily (headers only), reports the
+frame count, the frame shape ``(rows, cols, channels)`` and dtype, and reads
+frames into caller-provided buffers so hot loops never allocate.  Everything
+after the reader (layouts, statistics, rules, writers) sees frames of shape
+``(rows, cols, channels)``: grey images have one channel.
+
+New formats are one module: subclass :class:`Reader`, implement
+:meth:`Reader.can_open`, ``__init__``, :meth:`Reader.read_frame`, and decorate
+the class with :func:`register_reader`.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..errors import InputError, MemoryBudgetError
+
+__all__ = [
+    "GeoRef",
+    "Reader",
+    "register_reader",
+    "reader_registry",
+    "natural_key",
+    "resolve_inputs",
+    "check_allocation",
+    "split_dataset_path",
+]
+
+
+@dataclass(frozen=True)
+class GeoRef:
+    """Georeferencing of a frame: CRS as WKT (or ``None``) and a GDAL geotransform.
+
+    ``transform`` is the 6-tuple ``(x0, dx, rx, y0, ry, dy)`` that GDAL uses;
+    ``rasterio.Affine.from_gdal(*transform)`` converts it.
+    """
+
+    crs_wkt: str | None
+    transform: tuple[float, float, float, float, float, float] | None
+
+    def window(self, row0: int, col0: int) -> GeoRef:
+        """Georeferencing of a sub-window whose top-left pixel is (row0, col0)."""
+        if self.transform is None:
+            return self
+        x0, dx, rx, y0, ry, dy = self.transform
+        return GeoRef(
+            self.crs_wkt,
+            (x0 + col0 * dx + row0 * rx, dx, rx, y0 + col0 * ry + row0 * dy, ry, dy),
+        )
+
+
+@dataclass
+class SkippedFrame:
+    """A file or frame left out with ``skip_bad=True``, and why."""
+
+    label: str
+    reason: str
+
+
+class Reader(ABC):
+    """One stack of frames in one format.
+
+    Attributes set by every subclass in ``__init__``:
+
+    ``paths``        the files, in frame order;
+    ``n_frames``     number of frames;
+    ``frame_shape``  ``(rows, cols, channels)``;
+    ``dtype``        numpy dtype of a frame;
+    ``channel_names`` one name per channel (``("R", "G", "B")`` for colour images);
+    ``georef``       :class:`GeoRef` or ``None``;
+    ``skipped``      frames left out with ``skip_bad=True``.
+    """
+
+    format_name: ClassVar[str] = "?"
+    #: file-name suffixes (lower case, with dot) this reader claims in folders and globs
+    suffixes: ClassVar[tuple[str, ...]] = ()
+
+    paths: list[Path]
+    n_frames: int
+    frame_shape: tuple[int, int, int]
+    dtype: np.dtype
+    channel_names: tuple[str, ...]
+    georef: GeoRef | None = None
+
+    def __init__(self) -> None:
+        self.skipped: list[SkippedFrame] = []
+        self.attrs: dict[str, Any] = {}
+
+    # -- contract -----------------------------------------------------------------
+    @classmethod
+    @abstractmethod
+    def can_open(cls, paths: Sequence[Path], dataset: str | None) -> bool:
+        """True when this reader handles all of ``paths``."""
+
+    @abstractmethod
+    def read_frame(self, index: int, out: np.ndarray) -> None:
+        """Decode frame ``index`` into ``out`` (shape ``frame_shape``, dtype ``dtype``).
+
+        Raises :class:`~badpix.errors.DecodeError` naming the file when it cannot.
+        """
+
+    def frame_label(self, index: int) -> str:
+        """Human-readable origin of a frame, e.g. ``frame_7.npy`` or ``a.h5[12]``."""
+        if len(self.paths) == self.n_frames:
+            return self.paths[index].name
+        return f"{self.paths[0].name}[{index}]"
+
+    def frame_times(self) -> np.ndarray | None:
+        """Capture time of each frame in seconds (any origin), or ``None`` if unknown."""
+        return None
+
+    def describe(self) -> str:
+        first = self.paths[0] if self.paths else "?"
+        more = f" (+{len(self.paths) - 1} files)" if len(self.paths) > 1 else ""
+        return (
+            f"{self.format_name}: {first}{more}, {self.n_frames} frames of "
+            f"{self.frame_shape} {np.dtype(self.dtype).name}"
+        )
+
+    def read_frames(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Read frames ``[start, stop)`` into ``out`` (allocated when ``None``)."""
+        n = stop - start
+        if out is None:
+            check_allocation(n * int(np.prod(self.frame_shape)) * self.dtype.itemsize,
+                             "frame block", self.paths[0] if self.paths else None)
+            out = np.empty((n, *self.frame_shape), self.dtype)
+        for k in range(n):
+            self.read_frame(start + k, out[k])
+        return out
+
+    def read_all(self) -> np.ndarray:
+        """The whole stack as one array ``(n, rows, cols, channels)``; checks memory first."""
+        return self.read_frames(0, self.n_frames)
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release open files."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __getstate__(self):
+        # readers travel to Dask workers as paths; open handles are reopened lazily
+        state = self.__dict__.copy()
+        for key in getattr(self, "_unpicklable", ()):
+            state[key] = None
+        return state
+
+
+_REGISTRY: list[type[Reader]] = []
+
+
+def register_reader(cls: type[Reader]) -> type[Reader]:
+    """Class decorator adding a reader to the registry (later registrations win ties)."""
+    _REGISTRY.append(cls)
+    return cls
+
+
+def reader_registry() -> list[type[Reader]]:
+    """Registered reader classes, most specific first."""
+    from . import _load_all  # noqa: F401 - registers the built-in readers
+
+    return list(reversed(_REGISTRY))
+
+
+_NUMBER = re.compile(r"\d+")
+
+
+def natural_key(path: str | os.PathLike) -> tuple:
+    """Sort key: by the last number in the file name, files without a number last.
+
+    >>> sorted(["frame_10.npy", "frame_2.npy", "dark.npy"], key=natural_key)
+    ['frame_2.npy', 'frame_10.npy', 'dark.npy']
+    """
+    name = Path(path).name
+    stem = name.split(".")[0]
+    numbers = _NUMBER.findall(stem)
+    if numbers:
+        return (0, int(numbers[-1]), name)
+    return (1, 0, name)
+
+
+def split_dataset_path(spec: str) -> tuple[str, str | None]:
+    """Split ``"file.h5:events/image"`` into the file and the dataset path.
+
+    A colon that is part of a Windows drive or of an existing file name is kept.
+
+    >>> split_dataset_path("data.h5:events/image")
+    ('data.h5', 'events/image')
+    >>> split_dataset_path("frames/")
+    ('frames/', None)
+    """
+    if os.path.exists(spec):
+        return spec, None
+    head, sep, tail = spec.rpartition(":")
+    if sep and head and tail and not re.fullmatch(r"[A-Za-z]", head):
+        return head, tail
+    return spec, None
+
+
+def resolve_inputs(spec: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Path]:
+    """Expand a folder, glob pattern, file or list of files into files in frame order.
+
+    Raises :class:`InputError` for a missing path or a folder/glob with no files.
+    """
+    if isinstance(spec, (list, tuple)):
+        paths = [Path(p) for p in spec]
+        for p in paths:
+            if not p.is_file():
+                raise InputError(p, "no such file")
+        return paths
+    text = os.fspath(spec)
+    p = Path(text)
+    if p.is_dir():
+        files = [q for q in p.iterdir() if q.is_file() and not q.name.startswith(".")]
+        known = _known_suffixes()
+        files = [q for q in files if "".join(q.suffixes[-1:]).lower() in known]
+        if not files:
+            raise InputError(p, "folder holds no frame files (" + ", ".join(sorted(known)) + ")")
+        return sorted(files, key=natural_key)
+    if p.is_file():
+        return [p]
+    if any(ch in text for ch in "*?["):
+        files = [Path(q) for q in glob.glob(text) if Path(q).is_file()]
+        if not files:
+            raise InputError(text, "pattern matches no files")
+        return sorted(files, key=natural_key)
+    raise InputError(text, "no such file or folder")
+
+
+def _known_suffixes() -> set[str]:
+    return {s for cls in reader_registry() for s in cls.suffixes}
+
+
+def available_memory() -> int:
+    """Bytes of memory available to this process now."""
+    import psutil
+
+    return int(psutil.virtual_memory().available)
+
+
+def check_allocation(nbytes: int, what: str, path: str | os.PathLike | None = None,
+                     fraction: float = 0.8) -> None:
+    """Refuse to allocate more than ``fraction`` of the available memory.
+
+    Files are untrusted: a header may declare a shape far larger than the file.
+    """
+    limit = fraction * available_memory()
+    if nbytes > limit:
+        msg = (f"{what} needs {nbytes / 2**30:.2f} GiB but only {limit / 2**30:.2f} GiB "
+               "of memory is available")
+        if path is not None:
+            msg = f"{os.fspath(path)}: {msg}"
+        raise MemoryBudgetError(msg)
+
+
+@dataclass
+class FrameHeader:
+    """What a file declares about its frames before any pixel is decoded."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def as_hwc(shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """Frame shape as ``(rows, cols, channels)``: 2-D frames get one channel."""
+    if len(shape) == 2:
+        return (int(shape[0]), int(shape[1]), 1)
+    if len(shape) == 3:
+        return (int(shape[0]), int(shape[1]), int(shape[2]))
+    raise ValueError(f"frames must be 2-D or 3-D, not {len(shape)}-D")
+
+
+def default_channel_names(n: int) -> tuple[str, ...]:
+    """``("ch0", "ch1", ...)``: band names when no layout is given."""
+    return tuple(f"ch{i}" for i in range(n))

@@ -1,0 +1,162 @@
+"""Band layouts: named regions (row range, column range, channel) of a frame.
+
+A layout is a small TOML file::
+
+    [bands.L2]
+    channel = 0
+    rows = [0, 100]        # half-open like Python slices: rows 0..99
+    # cols = [0, 640]      # optional, default all columns
+
+Built-in presets live in ``badpix/presets/<name>.toml`` (``l2-l1-m0`` ships).
+Without a layout every channel is one band named after the reader's channel
+names (``R``, ``G``, ``B`` for colour images, ``ch0``... otherwise).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from .errors import LayoutError
+
+
+@dataclass(frozen=True)
+class Band:
+    """A named rectangle of one channel; ``rows``/``cols`` are half-open ranges.
+
+    >>> b = Band("L1", channel=1, rows=(349, 419), cols=(0, 640))
+    >>> b.shape
+    (70, 640)
+    """
+
+    name: str
+    channel: int
+    rows: tuple[int, int]
+    cols: tuple[int, int]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.rows[1] - self.rows[0], self.cols[1] - self.cols[0])
+
+    def view(self, frames: np.ndarray) -> np.ndarray:
+        """This band of a block of frames ``(n, rows, cols, channels)`` -> ``(n, h, w)``."""
+        return frames[:, self.rows[0]:self.rows[1], self.cols[0]:self.cols[1], self.channel]
+
+    def view_frame(self, frame: np.ndarray) -> np.ndarray:
+        """This band of one frame ``(rows, cols, channels)`` -> ``(h, w)``."""
+        return frame[self.rows[0]:self.rows[1], self.cols[0]:self.cols[1], self.channel]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """An ordered set of bands, possibly with open-ended column ranges until bound."""
+
+    bands: tuple[Band, ...]
+    source: str = "channels"
+
+    def bind(self, frame_shape: tuple[int, int, int]) -> Layout:
+        """Resolve open ranges against ``frame_shape`` and check every band fits."""
+        rows, cols, channels = frame_shape
+        bound = []
+        for b in self.bands:
+            r = (b.rows[0], rows if b.rows[1] < 0 else b.rows[1])
+            c = (b.cols[0], cols if b.cols[1] < 0 else b.cols[1])
+            problems = []
+            if not 0 <= b.channel < channels:
+                problems.append(f"channel {b.channel} (frames have {channels})")
+            if not (0 <= r[0] < r[1] <= rows):
+                problems.append(f"rows [{r[0]}, {r[1]}) (frames have {rows} rows)")
+            if not (0 <= c[0] < c[1] <= cols):
+                problems.append(f"cols [{c[0]}, {c[1]}) (frames have {cols} columns)")
+            if problems:
+                raise LayoutError(f"layout {self.source}: band {b.name!r} is outside the frame: "
+                                  + "; ".join(problems))
+            bound.append(Band(b.name, b.channel, r, c))
+        return Layout(tuple(bound), self.source)
+
+    @property
+    def names(self) -> list[str]:
+        return [b.name for b in self.bands]
+
+    def __getitem__(self, name: str) -> Band:
+        for b in self.bands:
+            if b.name == name:
+                return b
+        raise KeyError(name)
+
+    def __iter__(self):
+        return iter(self.bands)
+
+    def __len__(self) -> int:
+        return len(self.bands)
+
+
+def channel_layout(channel_names: tuple[str, ...]) -> Layout:
+    """One band per channel, covering the whole frame."""
+    return Layout(tuple(Band(n, i, (0, -1), (0, -1)) for i, n in enumerate(channel_names)),
+                  "channels")
+
+
+def preset_names() -> list[str]:
+    """Names of the built-in layouts."""
+    return sorted(p.name[:-5] for p in resources.files("badpix.presets").iterdir()
+                  if p.name.endswith(".toml"))
+
+
+def parse_layout(data: dict, source: str) -> Layout:
+    """Build a layout from parsed TOML (``{"bands": {name: {...}}}``)."""
+    bands_table = data.get("bands")
+    if not isinstance(bands_table, dict) or not bands_table:
+        raise LayoutError(f"layout {source}: needs a [bands.NAME] table")
+    bands = []
+    for name, spec in bands_table.items():
+        if not isinstance(spec, dict):
+            raise LayoutError(f"layout {source}: band {name!r} must be a table")
+        unknown = set(spec) - {"channel", "rows", "cols"}
+        if unknown:
+            raise LayoutError(f"layout {source}: band {name!r} has unknown keys {sorted(unknown)}")
+        try:
+            channel = int(spec.get("channel", 0))
+            rows = _range(spec.get("rows"))
+            cols = _range(spec.get("cols"))
+        except (TypeError, ValueError) as exc:
+            raise LayoutError(f"layout {source}: band {name!r}: {exc}") from None
+        bands.append(Band(str(name), channel, rows, cols))
+    return Layout(tuple(bands), source)
+
+
+def _range(value) -> tuple[int, int]:
+    if value is None:
+        return (0, -1)
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value)):
+        raise ValueError(f"range must be two integers [start, stop], got {value!r}")
+    start, stop = value
+    if start < 0 or stop <= start:
+        raise ValueError(f"range [{start}, {stop}) is empty or negative")
+    return (start, stop)
+
+
+def load_layout(spec: str | os.PathLike) -> Layout:
+    """Load a layout from a preset name or a TOML file path.
+
+    >>> [b.name for b in load_layout("l2-l1-m0")]
+    ['L2', 'L1', 'M0']
+    """
+    text = os.fspath(spec)
+    if text in preset_names():
+        raw = resources.files("badpix.presets").joinpath(f"{text}.toml").read_text()
+        return parse_layout(tomllib.loads(raw), f"preset {text!r}")
+    path = Path(text)
+    if not path.is_file():
+        raise LayoutError(f"layout {text!r} is neither a preset ({', '.join(preset_names())}) "
+                          "nor a file")
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise LayoutError(f"{path}: not valid TOML ({exc})") from None
+    return parse_layout(data, str(path))

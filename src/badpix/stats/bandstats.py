@@ -1,0 +1,42 @@
+"""Finalized per-pixel statistics of one band: the input of every detection rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class BandStats:
+    """Temporal statistics of one band, each an ``(h, w)`` array.
+
+    ``count`` is the number of non-NaN values per pixel; ``mean``, ``var``,
+    ``std`` (population, as ``np.std``) and ``median`` (numpy's definition,
+    NaN ignored) are float64; ``min``/``max`` are float64 too (exact for every
+    integer dtype up to 2**53).  ``value_range`` is the dtype's range for
+    integer data (e.g. ``(0, 255)``) and the observed range for floats.
+    ``extra`` holds per-pixel counts from optional accumulators (e.g.
+    ``"persistence"``: frames in which the pixel stood out).
+    """
+
+    name: str
+    n_frames: int
+    dtype: np.dtype
+    count: np.ndarray
+    mean: np.ndarray
+    var: np.ndarray
+    min: np.ndarray
+    max: np.ndarray
+    median: np.ndarray | None = None
+    value_range: tuple[float, float] | None = None
+    cfa: str | None = None
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def std(self) -> np.ndarray:
+        return np.sqrt(self.var)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.mean.shape
