@@ -82,7 +82,7 @@ def frame_progress(description: str, total: int, quiet: bool = False) -> Iterato
 def info(message: str, quiet: bool = False) -> None:
     """A line of chatter on stderr (suppressed with ``-q``)."""
     if not quiet:
-        console.print(message)
+        console.print(message, soft_wrap=True)
 
 
 class Timer:

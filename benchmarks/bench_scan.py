@@ -1,0 +1,111 @@
+"""End-to-end scan of .npy frames on disk: scan time vs read-only time, and peak memory.
+
+Run:  .venv/bin/python benchmarks/bench_scan.py [--quick] [--keep DIR]
+
+Prints, in one run, for a folder of 2048x2048 uint16 frames on disk:
+- read-only throughput (stream every block, touch nothing else),
+- full scan throughput (moments + exact median + rules + outputs),
+- the ratio scan/read, and the peak RSS of the scan process for two frame
+  counts (it should not grow with the number of frames while the median
+  fits its budget... and with --memory-limit it stays bounded regardless).
+Each configuration runs in a fresh subprocess so peak RSS is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def make_frames(folder: Path, n: int, shape: tuple[int, int]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    base = rng.integers(900, 1100, shape, dtype=np.uint16)
+    for i in range(n):
+        p = folder / f"frame_{i}.npy"
+        if not p.exists():
+            np.save(p, base + rng.integers(0, 50, shape, dtype=np.uint16))
+
+
+def child(mode: str, folder: str, out: str, memory_limit: str | None) -> None:
+    from badpix import open_stack
+    from badpix.engine import scan_stack
+    from badpix.io.scandir import write_scan_dir
+    from badpix.cli.scan import parse_size
+
+    stack = open_stack(folder)
+    t0 = time.perf_counter()
+    if mode == "read":
+        total = 0
+        for _, block in stack.iter_blocks(8):
+            total += int(block[0, 0, 0, 0])
+    else:
+        result = scan_stack(stack, memory_limit=parse_size(memory_limit))
+        write_scan_dir(result, out)
+    elapsed = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"elapsed": elapsed, "peak_rss": rss, "frames": stack.n_frames,
+                      "bytes": stack.n_frames * stack.frame_nbytes}))
+
+
+def run_child(mode: str, folder: Path, out: Path, memory_limit: str | None = None) -> dict:
+    cmd = [sys.executable, __file__, "--child", mode, str(folder), str(out)]
+    if memory_limit:
+        cmd += ["--memory-limit", memory_limit]
+    res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def median_of(runs: list[dict], key: str) -> float:
+    return float(np.median([r[key] for r in runs]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small frames, one repeat")
+    ap.add_argument("--keep", type=Path, help="keep the generated frames here")
+    ap.add_argument("--child", nargs=3, metavar=("MODE", "FOLDER", "OUT"), help=argparse.SUPPRESS)
+    ap.add_argument("--memory-limit", default=None)
+    args = ap.parse_args()
+    if args.child:
+        child(*args.child, args.memory_limit)
+        return
+    shape = (512, 512) if args.quick else (2048, 2048)
+    counts = (20, 40) if args.quick else (100, 200)
+    repeats = 1 if args.quick else 3
+    root = args.keep or Path(tempfile.mkdtemp(prefix="badpix-bench-"))
+    try:
+        print(f"frames {shape[0]}x{shape[1]} uint16 .npy on disk, median of {repeats} runs")
+        print(f"{'frames':>7} {'GB':>6} {'read GB/s':>10} {'scan GB/s':>10} {'scan/read':>10} "
+              f"{'scan peak RSS':>14}")
+        for n in counts:
+            folder = root / f"n{n}"
+            make_frames(folder, n, shape)
+            reads = [run_child("read", folder, root / "out") for _ in range(repeats)]
+            scans = [run_child("scan", folder, root / "out") for _ in range(repeats)]
+            gb = reads[0]["bytes"] / 1e9
+            tr, ts = median_of(reads, "elapsed"), median_of(scans, "elapsed")
+            print(f"{n:>7} {gb:>6.2f} {gb / tr:>10.2f} {gb / ts:>10.2f} {ts / tr:>10.2f} "
+                  f"{median_of(scans, 'peak_rss') / 2**20:>11.0f} MiB")
+        n = counts[-1]
+        limit = "64MiB" if args.quick else "256MiB"
+        scans = [run_child("scan", root / f"n{n}", root / "out", limit) for _ in range(repeats)]
+        print(f"with --memory-limit {limit} (median spilled to a tile store): "
+              f"{median_of(scans, 'elapsed'):.2f} s, peak RSS "
+              f"{median_of(scans, 'peak_rss') / 2**20:.0f} MiB")
+    finally:
+        if args.keep is None:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,226 @@
+"""``badpix scan``: find defective pixels in a stack and write masks, tables and statistics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..detect.params import RuleParams
+from ..errors import ParameterError
+from ._common import QuietOption, console, frame_progress, info, out
+
+ORDER = 10
+
+_D = RuleParams()  # one source of truth for the defaults shown in --help
+
+EPILOG = """
+Examples:
+
+  badpix scan frames/ -o scan/ --layout l2-l1-m0 --legacy-float-mask
+
+  badpix scan 'photos/*.jpg' -o scan/ --top 10
+
+  badpix scan run.rtdc:events/image -o scan/
+
+  badpix scan 'scan_m1_part0000*.nxs' --dataset entry/instrument/detector/data -o scan/ --counting
+
+  badpix scan /shared/frames/ -o scan/ --scheduler tcp://head:8786 --workdir /shared/tmp
+
+  badpix scan frames/ -o scan/ --checkpoint-every 500      (after a kill: same command + --resume)
+
+  badpix scan new_frames/ -o scan/ --add
+"""
+
+
+def parse_size(text: str | None) -> int | None:
+    """``"2GB"`` / ``"512MiB"`` / ``"1e9"`` -> bytes."""
+    if text is None:
+        return None
+    t = text.strip().upper().replace(" ", "")
+    units = {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40,
+             "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "K": 2**10, "M": 2**20,
+             "G": 2**30, "B": 1}
+    for unit, mult in units.items():
+        if t.endswith(unit):
+            number = t[: -len(unit)]
+            break
+    else:
+        number, mult = t, 1
+    try:
+        value = float(number) * mult
+    except ValueError:
+        raise ParameterError(f"--memory-limit: cannot read {text!r} as a size (e.g. 2GB)") from None
+    if value <= 0:
+        raise ParameterError(f"--memory-limit: must be positive, got {text!r}")
+    return int(value)
+
+
+def parse_georef(crs: str | None, transform: str | None):
+    """``--crs EPSG:32633 --transform x0,dx,rx,y0,ry,dy`` -> GeoRef (or None)."""
+    if crs is None and transform is None:
+        return None
+    from ..io.base import GeoRef
+
+    wkt = None
+    if crs is not None:
+        from rasterio.crs import CRS
+        from rasterio.errors import CRSError
+
+        try:
+            wkt = CRS.from_user_input(crs).to_wkt()
+        except CRSError as exc:
+            raise ParameterError(f"--crs: {exc}") from None
+    gt = None
+    if transform is not None:
+        try:
+            gt = tuple(float(v) for v in transform.split(","))
+        except ValueError:
+            gt = ()
+        if len(gt) != 6:
+            raise ParameterError("--transform: give six numbers x0,dx,rx,y0,ry,dy (GDAL order)")
+    return GeoRef(wkt, gt)
+
+
+def scan_command(
+    input: str = typer.Argument(..., help="Folder, glob, file, or file.h5:dataset."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output folder."),
+    layout: str = typer.Option(None, "--layout", "-l",
+                               help="Band layout: preset name (l2-l1-m0) or TOML file."),
+    dataset: str = typer.Option(None, "--dataset", "-d", help="HDF5/NeXus dataset path."),
+    skip_bad: bool = typer.Option(False, "--skip-bad",
+                                  help="Skip undecodable or mismatched frames (listed in summary)."),
+    stuck_std: float = typer.Option(_D.stuck_std, help="STUCK: temporal std below this (data units)."),
+    outlier_k: float = typer.Option(_D.outlier_k, help="OUTLIER: k x mean |deviation| from the local median."),
+    outlier_size: int = typer.Option(_D.outlier_size, help="OUTLIER: local median window (pixels)."),
+    hot_z: float = typer.Option(_D.hot_z, help="HOT: robust z of mean above the local median."),
+    dead_z: float = typer.Option(_D.dead_z, help="DEAD: robust z of mean below the local median."),
+    noisy_z: float = typer.Option(_D.noisy_z, help="NOISY: robust z of std above the local median."),
+    counting: bool = typer.Option(False, "--counting",
+                                  help="Photon-counting data (mostly zeros): Poisson-based rules."),
+    mask_format: str = typer.Option("tif", "--format", help="Mask format: tif, png, npy or h5."),
+    legacy_float_mask: bool = typer.Option(
+        False, help="Also write drifting_pixel_mask_<band>.tif (float32, 10000 = drifting, EPSG:4326)."),
+    crs: str = typer.Option(None, help="CRS for the masks when the input has none (EPSG:32633)."),
+    transform: str = typer.Option(None, help="GDAL geotransform x0,dx,rx,y0,ry,dy for the masks."),
+    memory_limit: str = typer.Option(None, help="Memory for the exact median, e.g. 2GB."),
+    workers: int = typer.Option(None, "--workers",
+                                help="Run on a local Dask cluster of N worker processes."),
+    scheduler: str = typer.Option(None, "--scheduler",
+                                  help="Run on an existing Dask cluster, e.g. tcp://host:8786."),
+    workdir: Path = typer.Option(None, "--workdir",
+                                 help="Dask engine: folder for the temporary median store, on "
+                                      "storage all workers see (default: system temp)."),
+    checkpoint_every: int = typer.Option(
+        None, "--checkpoint-every",
+        help="Save resumable state in OUT/state/ every N frames (needs disk: the bands' pixels)."),
+    resume: bool = typer.Option(False, "--resume",
+                                help="Continue the interrupted scan (or --add) in OUT."),
+    add: bool = typer.Option(False, "--add",
+                             help="INPUT holds new frames: merge them into the scan in OUT "
+                                  "(scanned with --checkpoint-every) without re-reading old ones."),
+    top: int = typer.Option(0, help="Print the N lowest-variance and N most extreme pixels."),
+    quiet: bool = QuietOption,
+) -> None:
+    """Scan a stack of frames for defective pixels.
+
+    Writes OUT/mask_<band>.tif (uint8 flags: 1 stuck, 2 outlier, 4 hot, 8 dead,
+    16 noisy), OUT/stats_<band>.tif, OUT/defects.csv and OUT/summary.json.
+    """
+    from .. import open_stack
+    from ..engine import scan_stack
+    from ..io.scandir import MASK_FORMATS, write_scan_dir
+
+    if mask_format not in MASK_FORMATS:
+        raise ParameterError(f"--format: choose one of {', '.join(MASK_FORMATS)}")
+    georef = parse_georef(crs, transform)
+    limit = parse_size(memory_limit)
+    params = RuleParams(stuck_std=stuck_std, outlier_k=outlier_k, outlier_size=outlier_size,
+                        hot_z=hot_z, dead_z=dead_z, noisy_z=noisy_z, counting=counting)
+    stateful = resume or add or checkpoint_every is not None
+    if stateful and (workers is not None or scheduler is not None):
+        raise ParameterError("--resume/--add/--checkpoint-every run on the local engine; "
+                             "drop --workers/--scheduler")
+    if workers is not None and scheduler is not None:
+        raise ParameterError("give either --workers or --scheduler, not both")
+    if checkpoint_every is not None and checkpoint_every < 1:
+        raise ParameterError("--checkpoint-every must be at least 1")
+    if add and layout is None:
+        from ..engine.checkpoint import read_state_layout
+
+        layout = read_state_layout(output)  # new frames are cut into the scan's bands
+    stack = open_stack(input, layout=layout, dataset=dataset, skip_bad=skip_bad)
+    info(f"{stack.describe()}; bands: {', '.join(b.name for b in stack.bands)}", quiet)
+    extra_summary = None
+    with frame_progress("scan", stack.n_frames, quiet) as advance:
+        if stateful:
+            from ..engine.checkpoint import scan_checkpointed, state_summary
+
+            result = scan_checkpointed(stack, params, out=output,
+                                       checkpoint_every=checkpoint_every, resume=resume, add=add,
+                                       memory_limit=limit, progress=advance)
+            extra_summary = state_summary(output)
+        elif workers is not None or scheduler is not None:
+            from ..engine.dask import dask_client, scan_stack_dask
+
+            with dask_client(workers=workers, scheduler=scheduler) as client:
+                result = scan_stack_dask(stack, params, client, memory_limit=limit,
+                                         progress=advance, workdir=workdir)
+            extra_summary = {"engine": {"name": "dask",
+                                        "scheduler": scheduler or f"local:{workers}"}}
+        else:
+            result = scan_stack(stack, params, memory_limit=limit, progress=advance)
+    write_scan_dir(result, output, mask_format=mask_format, legacy_float_mask=legacy_float_mask,
+                   georef=georef, extra_summary=extra_summary)
+    print_counts(result, quiet)
+    if result.input.skipped:
+        console.print(f"[yellow]skipped {len(result.input.skipped)} frame(s):[/]")
+        for s in result.input.skipped:
+            console.print(f"  {s.label}: {s.reason}")
+    if top:
+        print_top(result, top)
+    info(f"outputs in {output}/", quiet)
+
+
+def print_counts(result, quiet: bool = False) -> None:
+    from rich.table import Table
+
+    if quiet:
+        return
+    counts = result.counts()
+    classes = [c for c in next(iter(counts.values()))]
+    table = Table(title=f"defects in {result.input.n_frames} frames")
+    table.add_column("band")
+    for c in classes:
+        table.add_column(c, justify="right")
+    for band, c in counts.items():
+        table.add_row(band, *[str(c[k]) for k in classes])
+    out.print(table)
+
+
+def print_top(result, n: int) -> None:
+    from rich.table import Table
+
+    from ..detect.ranking import lowest_variance, most_extreme
+
+    for band, br in result.bands.items():
+        r0, c0 = br.band.rows[0], br.band.cols[0]
+        t1 = Table(title=f"{band}: lowest variance")
+        for col in ("row", "col", "variance"):
+            t1.add_column(col, justify="right")
+        for r, c, v in lowest_variance(br.stats, n):
+            t1.add_row(str(r + r0), str(c + c0), f"{v:.4g}")
+        t2 = Table(title=f"{band}: most extreme")
+        for col in ("row", "col", "score", "classes"):
+            t2.add_column(col, justify="right")
+        from ..detect.flags import flag_names
+
+        for r, c, v in most_extreme(br.scores, n):
+            t2.add_row(str(r + r0), str(c + c0), f"{v:.4g}",
+                       ",".join(flag_names(int(br.flags[r, c]))) or "-")
+        out.print(t1)
+        out.print(t2)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("scan", epilog=EPILOG)(scan_command)

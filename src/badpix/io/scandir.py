@@ -1,0 +1,221 @@
+"""The scan output folder: write it (atomically, all files together) and read it back.
+
+Layout of a scan folder (see ``docs/contracts.md``)::
+
+    summary.json          input, layout, parameters, counts, timings, versions
+    defects.csv           one row per flagged pixel (full-frame coordinates)
+    mask_<band>.tif       uint8 flag image per band (or .png / .npy / masks.h5)
+    stats_<band>.tif      float64: mean, std, min, max, median
+    drifting_pixel_mask_<band>.tif   with --legacy-float-mask
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._version import __version__
+from ..detect.flags import DRIFTING
+from ..errors import InputError
+from ..layout import Band
+from .atomic import StagedDir
+from .base import GeoRef
+from .writers import write_csv, write_geotiff, write_h5, write_json, write_npy, write_png
+
+MASK_FORMATS = ("tif", "png", "npy", "h5")
+STATS_BANDS = ("mean", "std", "min", "max", "median")
+DEFECT_COLUMNS = ["band", "row", "col", "flags", "classes", "mean", "std", "median", "score"]
+
+#: the sensor team's float mask value for a drifting pixel
+LEGACY_MASK_VALUE = 10000.0
+
+
+def software_versions() -> dict[str, str]:
+    """Versions of badpix and the libraries that shaped its numbers and files."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"badpix": __version__, "python": platform.python_version()}
+    for pkg in ("numpy", "scipy", "numba", "rasterio", "h5py", "tifffile", "pillow", "xarray",
+                "dask", "distributed"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    try:
+        import rasterio
+
+        out["gdal"] = rasterio.__gdal_version__
+    except ImportError:
+        pass
+    return out
+
+
+def band_georef(georef: GeoRef | None, band: Band) -> GeoRef | None:
+    """Georeferencing of a band's window of the frame."""
+    return None if georef is None else georef.window(band.rows[0], band.cols[0])
+
+
+def write_scan_dir(result, out: str | os.PathLike, *, mask_format: str = "tif",
+                   legacy_float_mask: bool = False, georef: GeoRef | None = None,
+                   extra_summary: dict[str, Any] | None = None) -> list[Path]:
+    """Write a :class:`~badpix.engine.result.ScanResult` to ``out``; returns the files.
+
+    All files are written into a staging folder inside ``out`` and renamed into
+    place only when every one of them succeeded.
+    ``georef`` overrides the input's georeferencing (``--crs``/``--transform``).
+    """
+    if mask_format not in MASK_FORMATS:
+        raise ValueError(f"mask format must be one of {MASK_FORMATS}")
+    geo = georef if georef is not None else result.input.georef
+    tags = result.provenance()
+    previous = _previous_outputs(Path(out))
+    with StagedDir(out) as stage:
+        d = stage.path
+        h5_masks: dict[str, np.ndarray] = {}
+        for name, br in result.bands.items():
+            bgeo = band_georef(geo, br.band)
+            btags = {**tags, "badpix_band": name, "badpix_channel": str(br.band.channel),
+                     "badpix_rows": f"{br.band.rows[0]}:{br.band.rows[1]}",
+                     "badpix_cols": f"{br.band.cols[0]}:{br.band.cols[1]}",
+                     "badpix_flag_bits": "1=stuck 2=outlier 4=hot 8=dead 16=noisy 32=persistent"}
+            if mask_format == "tif":
+                write_geotiff(d / f"mask_{name}.tif", br.flags, georef=bgeo, tags=btags,
+                              descriptions=["flags"])
+            elif mask_format == "png":
+                write_png(d / f"mask_{name}.png", br.flags, text=btags)
+            elif mask_format == "npy":
+                write_npy(d / f"mask_{name}.npy", br.flags)
+            else:
+                h5_masks[f"mask_{name}"] = br.flags
+            s = br.stats
+            median = s.median if s.median is not None else np.full(s.shape, np.nan)
+            stack = np.stack([s.mean, s.std, s.min, s.max, median]).astype(np.float64)
+            write_geotiff(d / f"stats_{name}.tif", stack, georef=bgeo, tags=btags,
+                          descriptions=list(STATS_BANDS))
+            if legacy_float_mask:
+                from rasterio.crs import CRS
+
+                legacy = np.where((br.flags & DRIFTING) != 0, LEGACY_MASK_VALUE, 0.0)
+                transform = None if bgeo is None else bgeo.transform
+                write_geotiff(d / f"drifting_pixel_mask_{name}.tif", legacy.astype(np.float32),
+                              georef=GeoRef(CRS.from_epsg(4326).to_wkt(), transform), tags=btags)
+        if h5_masks:
+            write_h5(d / "masks.h5", h5_masks, attrs=tags)
+        rows = result.defects()
+        write_csv(d / "defects.csv", DEFECT_COLUMNS,
+                  [[r[c] for c in DEFECT_COLUMNS] for r in rows])
+        files = sorted(p.name for p in d.iterdir()) + ["summary.json"]
+        summary = {
+            "badpix_version": __version__,
+            "input": result.input.to_dict(),
+            "layout": {"source": result.layout.source,
+                       "bands": [{"name": b.name, "channel": b.channel, "rows": list(b.rows),
+                                  "cols": list(b.cols)} for b in result.layout]},
+            "parameters": result.params.to_dict(),
+            "mask_format": mask_format,
+            "counts": result.counts(),
+            "timings": {k: round(v, 4) for k, v in result.timings.items()},
+            "versions": software_versions(),
+            "outputs": files,
+        }
+        if georef is not None:
+            summary["georef_override"] = {"crs": georef.crs_wkt,
+                                          "transform": list(georef.transform or [])}
+        if extra_summary:
+            summary.update(extra_summary)
+        write_json(d / "summary.json", summary)
+    # outputs of an earlier scan into the same folder that this scan did not
+    # rewrite (other band names or mask format) would be mistaken for ours
+    for name in previous - set(files):
+        stale = Path(out) / name
+        if stale.is_file() and stale.parent == Path(out):
+            stale.unlink()
+    return [Path(out) / f for f in files]
+
+
+def _previous_outputs(out: Path) -> set[str]:
+    try:
+        names = json.loads((out / "summary.json").read_text()).get("outputs", [])
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return set()
+    return {n for n in names if isinstance(n, str) and "/" not in n and "\\" not in n}
+
+
+@dataclass
+class ScanDir:
+    """A scan output folder read back: summary, bands and lazily loaded masks/stats."""
+
+    path: Path
+    summary: dict[str, Any]
+
+    @property
+    def bands(self) -> list[Band]:
+        return [Band(b["name"], int(b["channel"]), tuple(b["rows"]), tuple(b["cols"]))
+                for b in self.summary["layout"]["bands"]]
+
+    @property
+    def frame_shape(self) -> tuple[int, int, int]:
+        return tuple(self.summary["input"]["frame_shape"])
+
+    def mask(self, band: str) -> np.ndarray:
+        """The uint8 flag image of ``band``."""
+        fmt = self.summary.get("mask_format", "tif")
+        p = self.path / f"mask_{band}.{fmt}" if fmt != "h5" else self.path / "masks.h5"
+        if not p.exists():
+            raise InputError(p, "mask file is missing from the scan folder")
+        if fmt == "tif":
+            import rasterio
+
+            with rasterio.open(p) as src:
+                return src.read(1)
+        if fmt == "png":
+            from PIL import Image
+
+            with Image.open(p) as im:
+                return np.asarray(im).astype(np.uint8)
+        if fmt == "npy":
+            return np.load(p, allow_pickle=False)
+        import h5py
+
+        with h5py.File(p, "r") as f:
+            return f[f"mask_{band}"][()]
+
+    def stats(self, band: str) -> dict[str, np.ndarray]:
+        """``mean, std, min, max, median`` of ``band`` as float64 arrays."""
+        import rasterio
+
+        p = self.path / f"stats_{band}.tif"
+        if not p.exists():
+            raise InputError(p, "statistics file is missing from the scan folder")
+        with rasterio.open(p) as src:
+            data = src.read()
+        return dict(zip(STATS_BANDS, data, strict=True))
+
+    def frame_mask(self, classes: int = 0xFF) -> np.ndarray:
+        """Flags of every band placed into a full-frame ``(rows, cols, channels)`` uint8 array."""
+        full = np.zeros(self.frame_shape, np.uint8)
+        for b in self.bands:
+            m = self.mask(b.name) & np.uint8(classes)
+            region = full[b.rows[0]:b.rows[1], b.cols[0]:b.cols[1], b.channel]
+            np.bitwise_or(region, m, out=region)
+        return full
+
+
+def load_scan(path: str | os.PathLike) -> ScanDir:
+    """Open a scan output folder written by :func:`write_scan_dir`."""
+    p = Path(path)
+    summary_path = p / "summary.json"
+    if not summary_path.is_file():
+        raise InputError(p, "not a badpix scan folder (no summary.json)")
+    try:
+        summary = json.loads(summary_path.read_text())
+        _ = summary["layout"]["bands"], summary["input"]["frame_shape"]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise InputError(summary_path, f"malformed summary ({exc})") from None
+    return ScanDir(p, summary)
