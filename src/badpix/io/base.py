@@ -116,8 +116,31 @@ class Reader(ABC):
             return self.paths[index].name
         return f"{self.paths[0].name}[{index}]"
 
+    def frames_per_file(self) -> list[int]:
+        """How many of the stack's frames each file of :attr:`paths` holds, in order.
+
+        Frames come file by file, so file ``i`` holds frames
+        ``sum(counts[:i]) .. sum(counts[:i + 1]) - 1``; the counts add up to
+        :attr:`n_frames`.  Writers use this to put repaired frames back into
+        files shaped like the input.
+
+        The default covers one frame per file and a single file holding them all;
+        a reader whose files hold several frames each overrides it.
+        """
+        if len(self.paths) == self.n_frames:
+            return [1] * self.n_frames
+        if len(self.paths) == 1:
+            return [self.n_frames]
+        raise NotImplementedError(
+            f"{type(self).__name__} holds {self.n_frames} frames in {len(self.paths)} files "
+            "and does not say which frames are in which file (override frames_per_file)")
+
     def frame_times(self) -> np.ndarray | None:
         """Capture time of each frame in seconds (any origin), or ``None`` if unknown."""
+        return None
+
+    def frame_feature(self, name: str) -> np.ndarray | None:
+        """A per-frame value stored with the frames (e.g. HDF5 ``events/time``), or ``None``."""
         return None
 
     def describe(self) -> str:

@@ -1,0 +1,150 @@
+"""``badpix repair``, ``badpix fill`` and ``badpix export-badpixels``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..errors import ParameterError
+from ._common import QuietOption, frame_progress, info
+
+ORDER = 30
+
+REPAIR_EPILOG = """
+Examples:
+
+  badpix repair frames/ --mask scan/ -o repaired/
+
+  badpix repair 'photos/*.jpg' --mask scan/ --classes hot,stuck -o fixed/
+
+  badpix repair raw_frames/ --mask camera.badpixels --cfa RGGB -o fixed/
+
+  badpix repair stack.tif --mask mask.png --method inpaint -o stack_fixed.tif
+"""
+
+
+def repair_command(
+    input: str = typer.Argument(..., help="Folder, glob, file, or file.h5:dataset."),
+    mask: str = typer.Option(..., "--mask", "-m",
+                             help="Scan output folder, mask file (.tif/.png/.npy, nonzero = bad) "
+                                  "or .badpixels file."),
+    output: Path = typer.Option(None, "--output", "-o",
+                                help="Output folder (or file for single-file input)."),
+    method: str = typer.Option("neighbors", "--method",
+                               help="neighbors (weighted mean), median, or inpaint (harmonic)."),
+    classes: str = typer.Option(None, "--classes",
+                                help="Defect classes from a scan folder, e.g. hot,stuck "
+                                     "(default: all)."),
+    cfa: str = typer.Option(None, "--cfa", help="Bayer pattern of raw frames: RGGB, BGGR, "
+                                                "GRBG or GBRG (same-colour neighbours only)."),
+    in_place: bool = typer.Option(False, "--in-place",
+                                  help="Replace the input files (each atomically)."),
+    jpeg_quality: int = typer.Option(None, "--jpeg-quality",
+                                     help="JPEG quality 1-100 (default: the input's own tables)."),
+    dataset: str = typer.Option(None, "--dataset", help="HDF5 dataset path."),
+    block_frames: int = typer.Option(16, "--block-frames", help="Frames per block."),
+    quiet: bool = QuietOption,
+) -> None:
+    """Repair flagged pixels in every frame and write them in the input's own format.
+
+    The input is never changed unless --in-place is given.
+    """
+    from ..repair import repair_stack
+    from ..stack import open_stack
+
+    if output is None and not in_place:
+        raise ParameterError("-o/--output is required (or --in-place to replace the input)")
+    if output is not None and in_place:
+        raise ParameterError("give either -o/--output or --in-place, not both")
+    if block_frames < 1:
+        raise ParameterError(f"--block-frames must be at least 1, got {block_frames}")
+    n = open_stack(input, dataset=dataset).n_frames
+    with frame_progress("repair", n, quiet) as advance:
+        result = repair_stack(input, mask, output, method=method, cfa=cfa, classes=classes,
+                              in_place=in_place, jpeg_quality=jpeg_quality, dataset=dataset,
+                              block_frames=block_frames, progress=advance)
+    where = "in place" if in_place else f"to {output}"
+    extra = f", JPEG quality {result.jpeg_quality}" if result.jpeg_quality else ""
+    info(f"repaired {result.n_pixels} pixels in each of {result.n_frames} frames "
+         f"({result.method}, {result.frames_per_second:.1f} frames/s{extra}); "
+         f"wrote {len(result.outputs)} file(s) {where}", quiet)
+    if result.n_unrepairable:
+        info(f"[yellow]{result.n_unrepairable} flagged pixels have no valid pixel of their "
+             "channel/colour and were left unchanged[/]", quiet)
+
+
+def fill_command(
+    raster: Path = typer.Argument(..., help="Single raster (GeoTIFF, TIFF, PNG) with gaps."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output raster."),
+    max_size: int = typer.Option(None, "--max-size",
+                                 help="Only fill gaps of at most this many pixels."),
+    quiet: bool = QuietOption,
+) -> None:
+    """Fill NaN/nodata gaps smoothly (harmonic) from their edges; keeps CRS, transform,
+    nodata and tags.
+
+    Example: badpix fill dem.tif -o dem_filled.tif --max-size 500
+    """
+    from ..repair import fill_raster
+
+    if max_size is not None and max_size < 1:
+        raise ParameterError(f"--max-size must be at least 1, got {max_size}")
+    res = fill_raster(raster, output, max_size=max_size)
+    info(f"filled {res['filled']} pixels, {res['left']} left as nodata; wrote {output}", quiet)
+
+
+def export_badpixels_command(
+    scan_dir: Path = typer.Argument(..., help="Scan output folder (or a mask file)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output .badpixels file."),
+    classes: str = typer.Option(None, "--classes", help="Defect classes (default: all)."),
+    timestamp: int = typer.Option(0, "--timestamp",
+                                  help="Unix time from which dcraw applies the map "
+                                       "(0 = every photo)."),
+    shape: str = typer.Option(None, "--shape",
+                              help="ROWSxCOLS of the frames when SCAN_DIR is a mask file."),
+    quiet: bool = QuietOption,
+) -> None:
+    """Write a dcraw/LibRaw .badpixels file (col row unixtime) for darktable,
+    RawTherapee and dcraw -P.
+
+    Example: badpix export-badpixels scan/ -o camera.badpixels --classes hot,dead
+    """
+    from ..io.badpixels import write_badpixels
+    from ..repair.masks import load_mask, scan_frame_shape
+
+    if scan_dir.is_dir():
+        frame_shape = scan_frame_shape(scan_dir)
+    elif shape is not None:
+        try:
+            rows, cols = (int(v) for v in shape.lower().split("x"))
+        except ValueError:
+            raise ParameterError(f"--shape: expected ROWSxCOLS, got {shape!r}") from None
+        frame_shape = (rows, cols, 1)
+    else:
+        frame_shape = _mask_file_shape(scan_dir)
+    mask = load_mask(scan_dir, frame_shape, classes)
+    n = write_badpixels(output, mask, timestamp=timestamp,
+                        comment=f"badpix export-badpixels {scan_dir} classes={classes or 'all'}")
+    info(f"wrote {n} bad pixels to {output}", quiet)
+
+
+def _mask_file_shape(path: Path) -> tuple[int, int, int]:
+    from ..repair.masks import _read_image
+
+    if path.suffix.lower() == ".npy":
+        import numpy as np
+
+        shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
+    elif path.suffix.lower() in (".tif", ".tiff", ".png"):
+        shape = _read_image(path).shape
+    else:
+        raise ParameterError(f"{path}: give a scan folder or a mask file (.npy/.tif/.png), "
+                             "or --shape for a .badpixels file")
+    return (shape[0], shape[1], shape[2] if len(shape) == 3 else 1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("repair", epilog=REPAIR_EPILOG)(repair_command)
+    app.command("fill")(fill_command)
+    app.command("export-badpixels")(export_badpixels_command)

@@ -1,0 +1,80 @@
+"""HOT and DEAD: temporal mean far above / below the neighbourhood, or pinned to the range.
+
+Two criteria, OR-ed:
+
+1. **Robust z.**  ``dev = mean - local_median(mean, size)``;
+   ``z = (dev - median(dev)) / (1.4826 x MAD(dev))`` over the band, the scale
+   floored (``scale_floor``).  HOT when ``z > hot_z``, DEAD when ``z < -dead_z``.
+2. **Range** (integer dtypes, ``use_range``).  HOT when the pixel is at the top
+   of the dtype's range in every frame (``min >= range top``: saturated
+   throughout) while the median of its neighbours' minima is below the top
+   (the neighbourhood is not simply a saturated part of the scene).  DEAD when
+   it is at the bottom in every frame (``max <= range bottom``) while the median
+   of its neighbours' maxima is above the bottom.
+
+>>> import numpy as np
+>>> from badpix.stats.bandstats import BandStats
+>>> rng = np.random.default_rng(0)
+>>> mean = 100 + rng.normal(0, 1, (16, 16)); mean[4, 4] = 200; mean[9, 9] = 0
+>>> s = BandStats("b", 30, np.dtype("float64"), np.full((16, 16), 30), mean, mean * 0 + 4,
+...               mean - 5, mean + 5)
+>>> np.argwhere(hot(s)[0]).tolist(), np.argwhere(dead(s)[0]).tolist()
+([[4, 4]], [[9, 9]])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..stats.bandstats import BandStats
+from .outlier import default_scale_floor, deviation_from_local_median, local_median, robust_scale
+
+
+def mean_z(stats: BandStats, size: int = 5, scale_floor: float | None = None) -> np.ndarray:
+    """Robust z-score of ``mean - local_median(mean, size)`` over the band."""
+    dev = deviation_from_local_median(stats.mean, size)
+    floor = default_scale_floor(stats) if scale_floor is None else scale_floor
+    centre, scale = robust_scale(dev, floor)
+    return (dev - centre) / scale
+
+
+def _range_pinned(stats: BandStats, size: int, top: bool) -> np.ndarray:
+    if stats.value_range is None or np.dtype(stats.dtype).kind not in "iub":
+        return np.zeros(stats.shape, bool)
+    lo, hi = stats.value_range
+    with np.errstate(invalid="ignore"):
+        if top:
+            return (stats.min >= hi) & (local_median(stats.min, size) < hi)
+        return (stats.max <= lo) & (local_median(stats.max, size) > lo)
+
+
+def hot(stats: BandStats, hot_z: float = 25.0, size: int = 5, scale_floor: float | None = None,
+        use_range: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Flag pixels far brighter than their neighbourhood, or saturated in every frame.
+
+    Returns ``(mask, z)``; a range-pinned pixel's score is at least ``hot_z``.
+    """
+    z = mean_z(stats, size, scale_floor)
+    with np.errstate(invalid="ignore"):
+        mask = z > hot_z
+    if use_range:
+        pinned = _range_pinned(stats, size, top=True)
+        mask |= pinned
+        z = np.where(pinned, np.fmax(z, hot_z), z)
+    return mask, z
+
+
+def dead(stats: BandStats, dead_z: float = 25.0, size: int = 5, scale_floor: float | None = None,
+         use_range: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Flag pixels far darker than their neighbourhood, or at the floor in every frame.
+
+    Returns ``(mask, -z)`` so that a larger score means "more dead".
+    """
+    z = -mean_z(stats, size, scale_floor)
+    with np.errstate(invalid="ignore"):
+        mask = z > dead_z
+    if use_range:
+        pinned = _range_pinned(stats, size, top=False)
+        mask |= pinned
+        z = np.where(pinned, np.fmax(z, dead_z), z)
+    return mask, z

@@ -1,0 +1,102 @@
+"""OUTLIER: the temporal median far from its neighbourhood's (the sensor team's "drifting").
+
+Together with STUCK this is exactly the sensor team's definition of a drifting
+pixel: ``|median - median_filter(median, 5, mode="reflect")|`` greater than 8
+times the band's mean absolute value of that deviation.
+
+>>> import numpy as np
+>>> from badpix.stats.bandstats import BandStats
+>>> med = np.tile(np.arange(8.0), (8, 1)); med[3, 3] += 50
+>>> s = BandStats("b", 5, np.dtype("float64"), np.full((8, 8), 5), med, med * 0, med, med,
+...               median=med)
+>>> mask, score = outlier(s)
+>>> np.argwhere(mask).tolist()
+[[3, 3]]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ParameterError
+from ..stats.bandstats import BandStats
+
+
+def local_median(img: np.ndarray, size: int) -> np.ndarray:
+    """NaN-ignoring ``size x size`` median with reflected edges (scipy's ``"reflect"``)."""
+    try:
+        from ..stats.spatial import local_median as _local_median
+    except ImportError:  # TEMPORARY until badpix.stats.spatial lands
+        return _fallback_local_median(np.asarray(img, dtype=np.float64), size)
+    return _local_median(np.ascontiguousarray(img, dtype=np.float64), size=size, mode="reflect")
+
+
+def _fallback_local_median(img: np.ndarray, size: int) -> np.ndarray:
+    from scipy import ndimage
+
+    if not np.isnan(img).any():
+        return ndimage.median_filter(img, size=size, mode="reflect")
+    import warnings
+
+    r = size // 2
+    pad = np.pad(img, r, mode="symmetric")  # scipy "reflect" == numpy "symmetric"
+    win = np.lib.stride_tricks.sliding_window_view(pad, (size, size))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmedian(win.reshape(*img.shape, -1), axis=-1)
+
+
+def deviation_from_local_median(img: np.ndarray, size: int) -> np.ndarray:
+    """``img - local_median(img, size)`` (float64)."""
+    img = np.asarray(img, dtype=np.float64)
+    return img - local_median(img, size)
+
+
+def robust_scale(dev: np.ndarray, floor: float) -> tuple[float, float]:
+    """``(centre, scale)`` of a deviation image: its median and 1.4826 x MAD, floored.
+
+    The floor keeps flat or quantised bands (MAD = 0) from dividing by zero.
+    """
+    finite = dev[np.isfinite(dev)]
+    if finite.size == 0:
+        return 0.0, floor
+    centre = float(np.median(finite))
+    mad = float(np.median(np.abs(finite - centre)))
+    return centre, max(1.4826 * mad, floor)
+
+
+def default_scale_floor(stats: BandStats) -> float:
+    """Lower bound of robust scales (see :class:`~badpix.detect.params.RuleParams`)."""
+    if np.dtype(stats.dtype).kind in "iub":
+        # quantisation noise of a mean of n integer samples: the smallest honest scale
+        return 1.0 / np.sqrt(12.0 * max(1, stats.n_frames))
+    lo, hi = stats.value_range if stats.value_range is not None else (0.0, 1.0)
+    return 1e-7 * max(abs(hi - lo), 1e-30)
+
+
+def outlier(stats: BandStats, outlier_k: float = 8.0,
+            outlier_size: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Flag pixels whose temporal median deviates from its local median.
+
+    ``dev = median - local_median(median, outlier_size)``; flagged when
+    ``|dev| > outlier_k * nanmean(|dev|)`` (mean over the band).
+
+    Returns
+    -------
+    mask, score
+        ``score = |dev| / nanmean(|dev|)``: flagged when above ``outlier_k``.
+    """
+    if stats.median is None:
+        raise ParameterError(f"band {stats.name}: the OUTLIER rule needs the temporal median "
+                             "(statistics were computed without it)")
+    dev = deviation_from_local_median(stats.median, outlier_size)
+    absdev = np.abs(dev)
+    if not np.isfinite(absdev).any():
+        return np.zeros(dev.shape, bool), np.full(dev.shape, np.nan)
+    scale = np.nanmean(absdev)
+    with np.errstate(invalid="ignore"):
+        mask = absdev > outlier_k * scale
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score = absdev / scale if scale > 0 else np.where(absdev > 0, np.inf, 0.0)
+    score = np.where(np.isnan(absdev), np.nan, score)
+    return mask, score
