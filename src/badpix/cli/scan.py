@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import typer
@@ -34,22 +35,20 @@ Examples:
 
 
 def parse_size(text: str | None) -> int | None:
-    """``"2GB"`` / ``"512MiB"`` / ``"1e9"`` -> bytes."""
+    """``"2GB"`` / ``"512MiB"`` / ``"1e9"`` -> bytes.
+
+    >>> parse_size("2GB"), parse_size("512MiB"), parse_size("1e3")
+    (2000000000, 536870912, 1000)
+    """
     if text is None:
         return None
-    t = text.strip().upper().replace(" ", "")
-    units = {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40,
-             "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "K": 2**10, "M": 2**20,
-             "G": 2**30, "B": 1}
-    for unit, mult in units.items():
-        if t.endswith(unit):
-            number = t[: -len(unit)]
-            break
-    else:
-        number, mult = t, 1
+    units = {"": 1, "B": 1, "K": 2**10, "KB": 10**3, "KIB": 2**10, "M": 2**20, "MB": 10**6,
+             "MIB": 2**20, "G": 2**30, "GB": 10**9, "GIB": 2**30, "T": 2**40, "TB": 10**12,
+             "TIB": 2**40}
+    match = re.fullmatch(r"([0-9.eE+-]+)\s*([A-Za-z]*)", text.strip())
     try:
-        value = float(number) * mult
-    except ValueError:
+        value = float(match.group(1)) * units[match.group(2).upper()]
+    except (AttributeError, KeyError, ValueError):
         raise ParameterError(f"--memory-limit: cannot read {text!r} as a size (e.g. 2GB)") from None
     if value <= 0:
         raise ParameterError(f"--memory-limit: must be positive, got {text!r}")

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..stats.bandstats import BandStats
 from .flags import CLASSES, DRIFTING, Flag, flag_names, parse_classes
-from .hot_dead import dead, hot
+from .hot_dead import dead, hot, mean_z
 from .noisy import noisy
 from .outlier import outlier
 from .params import RuleParams
@@ -55,11 +55,12 @@ def classify(stats: BandStats,
 
         return classify_counting(stats, params)
     p = params
+    z = mean_z(stats, p.size, p.scale_floor)
     results = {
         "stuck": (Flag.STUCK, stuck(stats, p.stuck_std), 1.0),
         "outlier": (Flag.OUTLIER, outlier(stats, p.outlier_k, p.outlier_size), p.outlier_k),
-        "hot": (Flag.HOT, hot(stats, p.hot_z, p.size, p.scale_floor, p.use_range), p.hot_z),
-        "dead": (Flag.DEAD, dead(stats, p.dead_z, p.size, p.scale_floor, p.use_range), p.dead_z),
+        "hot": (Flag.HOT, hot(stats, p.hot_z, p.size, p.scale_floor, p.use_range, z), p.hot_z),
+        "dead": (Flag.DEAD, dead(stats, p.dead_z, p.size, p.scale_floor, p.use_range, z), p.dead_z),
         "noisy": (Flag.NOISY, noisy(stats, p.noisy_z, p.size, p.scale_floor), p.noisy_z),
     }
     return pack(stats.shape, results)

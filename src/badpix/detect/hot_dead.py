@@ -43,18 +43,22 @@ def _range_pinned(stats: BandStats, size: int, top: bool) -> np.ndarray:
         return np.zeros(stats.shape, bool)
     lo, hi = stats.value_range
     with np.errstate(invalid="ignore"):
+        pinned = stats.min >= hi if top else stats.max <= lo
+        if not pinned.any():  # the usual case: skip the local median
+            return pinned
         if top:
-            return (stats.min >= hi) & (local_median(stats.min, size) < hi)
-        return (stats.max <= lo) & (local_median(stats.max, size) > lo)
+            return pinned & (local_median(stats.min, size) < hi)
+        return pinned & (local_median(stats.max, size) > lo)
 
 
 def hot(stats: BandStats, hot_z: float = 25.0, size: int = 5, scale_floor: float | None = None,
-        use_range: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        use_range: bool = True, z: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Flag pixels far brighter than their neighbourhood, or saturated in every frame.
 
     Returns ``(mask, z)``; a range-pinned pixel's score is at least ``hot_z``.
+    ``z`` is :func:`mean_z` when the caller already has it (it is shared with DEAD).
     """
-    z = mean_z(stats, size, scale_floor)
+    z = mean_z(stats, size, scale_floor) if z is None else z
     with np.errstate(invalid="ignore"):
         mask = z > hot_z
     if use_range:
@@ -65,12 +69,13 @@ def hot(stats: BandStats, hot_z: float = 25.0, size: int = 5, scale_floor: float
 
 
 def dead(stats: BandStats, dead_z: float = 25.0, size: int = 5, scale_floor: float | None = None,
-         use_range: bool = True) -> tuple[np.ndarray, np.ndarray]:
+         use_range: bool = True, z: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Flag pixels far darker than their neighbourhood, or at the floor in every frame.
 
     Returns ``(mask, -z)`` so that a larger score means "more dead".
+    ``z`` is :func:`mean_z` when the caller already has it (it is shared with HOT).
     """
-    z = -mean_z(stats, size, scale_floor)
+    z = -(mean_z(stats, size, scale_floor) if z is None else z)
     with np.errstate(invalid="ignore"):
         mask = z > dead_z
     if use_range:

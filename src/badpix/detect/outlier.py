@@ -20,30 +20,12 @@ import numpy as np
 
 from ..errors import ParameterError
 from ..stats.bandstats import BandStats
+from ..stats.spatial import local_median as _local_median
 
 
 def local_median(img: np.ndarray, size: int) -> np.ndarray:
     """NaN-ignoring ``size x size`` median with reflected edges (scipy's ``"reflect"``)."""
-    try:
-        from ..stats.spatial import local_median as _local_median
-    except ImportError:  # TEMPORARY until badpix.stats.spatial lands
-        return _fallback_local_median(np.asarray(img, dtype=np.float64), size)
     return _local_median(np.ascontiguousarray(img, dtype=np.float64), size=size, mode="reflect")
-
-
-def _fallback_local_median(img: np.ndarray, size: int) -> np.ndarray:
-    from scipy import ndimage
-
-    if not np.isnan(img).any():
-        return ndimage.median_filter(img, size=size, mode="reflect")
-    import warnings
-
-    r = size // 2
-    pad = np.pad(img, r, mode="symmetric")  # scipy "reflect" == numpy "symmetric"
-    win = np.lib.stride_tricks.sliding_window_view(pad, (size, size))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmedian(win.reshape(*img.shape, -1), axis=-1)
 
 
 def deviation_from_local_median(img: np.ndarray, size: int) -> np.ndarray:

@@ -1,0 +1,177 @@
+"""badpix at scale: memory-bounded scan, cluster scaling, exact median vs np.median.
+
+Prints, in one run:
+
+1. a ``--size-gb`` (default 4) uint16 stack of 2048x2048 frames on disk scanned by
+   ``badpix scan --memory-limit 1GB`` in a child process; peak RSS from
+   ``getrusage(RUSAGE_CHILDREN)`` (the kernel's high-water mark, not sampled);
+2. frames/s of the local engine vs a 1-worker and a 2-worker ``LocalCluster``
+   (processes, 1 thread each; cluster start-up and numba warm-up excluded)
+   on a ``--scale-gb`` stack;
+3. the exact temporal median (the engines' kernel, in memory and tiled from a
+   frame store on disk) vs ``np.median`` on a stack that fits: ratio and equality.
+
+Run: ``.venv/bin/python benchmarks/bench_scale.py [--size-gb 4] [--scale-gb 1] [--repeats 3]``.
+Frames are written to ``--dir`` (default a temporary folder, removed at the end);
+they are read back from the page cache (24 GiB RAM), i.e. a warm read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+H = W = 2048
+
+
+def write_frames(folder: Path, n: int, seed: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    base = rng.normal(1000, 30, (H, W)).astype(np.float32)
+    noise = rng.integers(0, 64, (16, H, W), dtype=np.uint16)
+    for i in range(n):
+        # cheap distinct frames: a fixed pattern plus one of 16 noise frames, shifted
+        f = (base + np.float32(i % 7)).astype(np.uint16) + noise[i % 16]
+        np.save(folder / f"frame_{i:05d}.npy", f)
+
+
+def bench_memory(folder: Path, n: int, limit: str, out: Path) -> dict:
+    env = {**os.environ, "BADPIX_NO_PROGRESS": "1"}
+    code = ("import sys; from badpix.cli import main; "
+            "sys.exit(main(sys.argv[1:]))")
+    t = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code, "scan", str(folder), "-o", str(out),
+                           "--memory-limit", limit, "-q", "--format", "npy"], env=env)
+    wall = time.perf_counter() - t
+    if proc.returncode:
+        raise SystemExit(f"scan failed with {proc.returncode}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # KiB on Linux
+    return {"wall": wall, "peak_rss": peak, "frames": n}
+
+
+def bench_scaling(folder: Path, repeats: int) -> dict[str, tuple[float, float]]:
+    from distributed import Client, LocalCluster
+
+    from badpix import open_stack
+    from badpix.engine import scan_stack
+    from badpix.engine.dask import scan_stack_dask
+
+    n = open_stack(folder).n_frames
+    rates: dict[str, tuple[float, float]] = {}
+    ref = None
+
+    def timed(fn):
+        # (whole scan, scan without the client-side rules: the same code on every engine)
+        times, engine = [], []
+        result = None
+        for _ in range(repeats):
+            t = time.perf_counter()
+            result = fn()
+            times.append(time.perf_counter() - t)
+            engine.append(times[-1] - result.timings.get("rules", 0.0))
+        return (statistics.median(times), statistics.median(engine)), result
+
+    scan_stack(open_stack(folder, decode_threads=2))  # warm-up (numba cache, page cache)
+    t, ref = timed(lambda: scan_stack(open_stack(folder)))
+    rates["local engine (2 numba threads)"] = (n / t[0], n / t[1])
+    for workers in (1, 2):
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                          host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=50) as cl, \
+                Client(cl) as client:
+            scan_stack_dask(open_stack(folder), client=client)  # warm-up on every worker
+            t, got = timed(lambda client=client: scan_stack_dask(open_stack(folder),
+                                                                 client=client))
+            for name in ref.bands:
+                a, b = ref.bands[name].stats, got.bands[name].stats
+                assert np.array_equal(a.mean, b.mean) and np.array_equal(a.var, b.var)
+                assert np.array_equal(a.median, b.median)
+                assert np.array_equal(ref.bands[name].flags, got.bands[name].flags)
+            rates[f"dask, {workers} worker(s) x 1 thread"] = (n / t[0], n / t[1])
+    return rates
+
+
+def bench_median(n: int, size: int) -> dict[str, float]:
+    from badpix.engine.checkpoint import FrameStore, tiled_median
+    from badpix.stats.median import temporal_median
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 4096, (n, size, size), dtype=np.uint16)
+    temporal_median(x[:3, :64, :64])  # numba warm-up
+    t = time.perf_counter()
+    ref = np.median(x, axis=0)
+    t_np = time.perf_counter() - t
+    t = time.perf_counter()
+    got = temporal_median(x)
+    t_tm = time.perf_counter() - t
+    with tempfile.TemporaryDirectory() as d:
+        st = FrameStore(Path(d) / "s.raw", (size, size), np.uint16, create=True)
+        st.write(0, x)
+        t = time.perf_counter()
+        tiled = tiled_median(st, np.arange(n), 64 * 2**20)
+        t_tiled = time.perf_counter() - t
+        st.close()
+    assert np.array_equal(ref, got) and np.array_equal(ref, tiled), "median differs"
+    return {"np.median": t_np, "temporal_median": t_tm, "tiled_median (disk, 64 MiB)": t_tiled,
+            "bytes": x.nbytes}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--size-gb", type=float, default=4.0)
+    ap.add_argument("--memory-limit", default="1GB")
+    ap.add_argument("--scale-gb", type=float, default=1.0)
+    ap.add_argument("--median-frames", type=int, default=200)
+    ap.add_argument("--median-size", type=int, default=1024)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--dir", type=Path, default=None)
+    args = ap.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="bench_scale-", dir=args.dir))
+    frame_bytes = H * W * 2
+    try:
+        n_big = int(args.size_gb * 1e9 // frame_bytes)
+        t = time.perf_counter()
+        write_frames(root / "big", n_big, 1)
+        print(f"wrote {n_big} frames ({n_big * frame_bytes / 1e9:.2f} GB) in "
+              f"{time.perf_counter() - t:.1f} s", flush=True)
+        mem = bench_memory(root / "big", n_big, args.memory_limit, root / "scan_big")
+        gb = n_big * frame_bytes / 1e9
+        print(f"\n[1] badpix scan {gb:.2f} GB uint16 ({n_big} x {H}x{W}), --memory-limit "
+              f"{args.memory_limit}, median included: {mem['wall']:.1f} s wall, "
+              f"{n_big / mem['wall']:.1f} frames/s, {gb / mem['wall']:.2f} GB/s; "
+              f"peak RSS {mem['peak_rss'] / 2**30:.2f} GiB", flush=True)
+        shutil.rmtree(root / "big")
+        shutil.rmtree(root / "scan_big", ignore_errors=True)
+
+        n_scale = int(args.scale_gb * 1e9 // frame_bytes)
+        write_frames(root / "scale", n_scale, 2)
+        rates = bench_scaling(root / "scale", args.repeats)
+        print(f"\n[2] frames/s, {n_scale} x {H}x{W} uint16 ({n_scale * frame_bytes / 1e9:.2f} GB), "
+              f"median of {args.repeats}, full scan incl. median and rules "
+              "(results checked bit-identical):")
+        one = rates["dask, 1 worker(s) x 1 thread"]
+        print(f"    {'':34s} {'whole scan':>22s}   {'without rules (engine)':>24s}")
+        for k, (v, e) in rates.items():
+            print(f"    {k:34s} {v:7.2f} fr/s ({v / one[0]:.2f}x)   {e:9.2f} fr/s ({e / one[1]:.2f}x)")
+        shutil.rmtree(root / "scale")
+
+        med = bench_median(args.median_frames, args.median_size)
+        print(f"\n[3] exact median, {args.median_frames} x {args.median_size}^2 uint16 "
+              f"({med['bytes'] / 1e6:.0f} MB), identical values:")
+        for k in ("np.median", "temporal_median", "tiled_median (disk, 64 MiB)"):
+            print(f"    {k:30s} {med[k]:7.2f} s   ({med['np.median'] / med[k]:.1f}x np.median)")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

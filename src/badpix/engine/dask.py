@@ -1,0 +1,370 @@
+"""The Dask engine: the local engine's accumulators, run on a ``dask.distributed`` cluster.
+
+What is sent where
+------------------
+* client -> scheduler: one small task per range of frames (``frames_per_task``)
+  holding the picklable :class:`~badpix.io.base.Reader` (file paths and
+  headers, no pixels, no open handles) and the band layout.  The reader is
+  submitted once as its own task so that 10 000 paths are not copied into
+  every task.
+* workers read their frames themselves from the paths (shared storage), run a
+  :class:`~badpix.stats.moments.MomentAccumulator` (and any extra accumulators)
+  per band, and append each band's frames to a raw frame-major store in a
+  temporary folder on shared storage (``workdir``).  A chunk task returns only
+  its accumulator states (a few arrays of band size).
+* states are merged pairwise as they arrive (a tree of ``merge`` tasks on the
+  workers); only the final state per band travels to the client.
+* once every frame is stored, one task per spatial tile reads that tile of
+  every frame from the store and computes the exact median
+  (:func:`badpix.stats.median.temporal_median`); the client receives
+  ``(tile_rows, band_width)`` float64 results and assembles them.
+* the rules (:func:`badpix.detect.classify`) run on the client on whole bands,
+  exactly as in the local engine, so spatial windows never see a tile edge.
+
+Why it gives the local engine's answer: integer moments are exact sums, so
+any chunking and merge order yields bit-identical statistics; float moments
+use Chan's merge (differences ~1e-13 relative); the median is exact.  Why it
+survives a lost worker: chunk tasks are pure apart from writing their own frame
+range of the store (idempotent), so the scheduler simply re-runs whatever the
+dead worker held.
+
+Example
+-------
+>>> from distributed import Client                         # doctest: +SKIP
+>>> from badpix import open_stack                           # doctest: +SKIP
+>>> with Client("tcp://scheduler:8786") as client:          # doctest: +SKIP
+...     result = scan_stack_dask(open_stack("/shared/frames/"), client=client,
+...                              workdir="/shared/tmp")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..detect import classify
+from ..detect.params import RuleParams
+from ..errors import DecodeError, OutputError, ParameterError
+from ..io.base import Reader, SkippedFrame
+from ..layout import Band
+from ..stack import Stack
+from ..stats.base import AccumulatorFactory
+from ..stats.moments import MomentAccumulator
+from .checkpoint import FrameStore, plan_tiles
+from .local import choose_block_frames, finalize_band
+from .result import BandResult, ScanResult
+
+__all__ = ["dask_client", "scan_stack_dask"]
+
+#: bytes of frames one median task holds when no memory limit is given
+DEFAULT_TASK_MEDIAN_MEMORY = 256 * 2**20
+#: at most this many bytes of frames per chunk task (bounded retry cost after a lost worker)
+MAX_TASK_BYTES = 2 * 2**30
+
+
+# ----------------------------------------------------------------------------- worker side
+
+def _identity(x: Any) -> Any:
+    return x
+
+
+def _set_numba_threads(n: int) -> None:
+    # each Dask thread runs single-threaded numba kernels by default: parallelism
+    # comes from Dask, and 2 workers x 2 numba threads on 2 cores would only contend
+    import numba
+
+    numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
+
+
+def _chunk_task(reader: Reader, bands: tuple[Band, ...], start: int, stop: int, block: int,
+                store_dir: str, factories: list[AccumulatorFactory], params: RuleParams,
+                n_total: int, skip_bad: bool, numba_threads: int) -> dict[str, Any]:
+    """Read frames ``[start, stop)`` on the worker; return accumulator states and metadata."""
+    _set_numba_threads(numba_threads)
+    reader = copy.copy(reader)  # own handles: the same object may serve concurrent tasks
+    dtype = np.dtype(reader.dtype)
+    accs = {b.name: (MomentAccumulator(b.shape, dtype),
+                     [a for f in factories if (a := f(b.shape, dtype, n_total, params)) is not None])
+            for b in bands}
+    stores = {b.name: FrameStore(Path(store_dir) / f"median_{b.name}.raw", b.shape, dtype)
+              for b in bands}
+    block = max(1, min(block, stop - start))
+    buf = np.empty((block, *reader.frame_shape), dtype)
+    runs: list[tuple[int, int]] = []  # (first slot, frames) actually stored
+    skipped: list[tuple[int, str, str]] = []
+    try:
+        for s in range(start, stop, block):
+            e = min(stop, s + block)
+            if skip_bad:
+                good = 0
+                for i in range(s, e):
+                    try:
+                        reader.read_frame(i, buf[good])
+                        good += 1
+                    except DecodeError as exc:
+                        skipped.append((i, reader.frame_label(i), exc.problem))
+                frames = buf[:good]
+            else:
+                frames = reader.read_frames(s, e, buf[: e - s])
+            if not len(frames):
+                continue
+            for b in bands:
+                view = b.view(frames)
+                moments, extras = accs[b.name]
+                moments.update(view)
+                for acc in extras:
+                    acc.update(view, s)
+                stores[b.name].write(s, view)
+            runs.append((s, len(frames)))
+    finally:
+        for st in stores.values():
+            st.close()
+        reader.close()
+    return {"accs": accs, "runs": runs, "skipped": skipped}
+
+
+def _merge_task(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Merge two chunk results (never in place: a re-run task must see its inputs intact)."""
+    out = copy.deepcopy(a)
+    for name, (moments, extras) in out["accs"].items():
+        other_m, other_x = b["accs"][name]
+        moments.merge(other_m)
+        for acc, other in zip(extras, other_x, strict=True):
+            acc.merge(other)
+    out["runs"] = sorted(out["runs"] + b["runs"])
+    out["skipped"] = sorted(out["skipped"] + b["skipped"])
+    return out
+
+
+def _meta_task(r: dict[str, Any]) -> dict[str, Any]:
+    return {"runs": r["runs"], "skipped": r["skipped"]}
+
+
+def _median_task(path: str, shape: tuple[int, int], dtype: str, runs: list[tuple[int, int]],
+                 tile: tuple[int, int, int, int], numba_threads: int) -> np.ndarray:
+    """Exact temporal median of one tile of one band, read from the shared store."""
+    from ..stats.median import temporal_median
+
+    _set_numba_threads(numba_threads)
+    slots = np.concatenate([np.arange(s, s + k, dtype=np.int64) for s, k in runs])
+    with FrameStore(path, shape, dtype) as store:
+        frames = store.read_tile(slots, tile)
+    return temporal_median(frames)
+
+
+# ----------------------------------------------------------------------------- client side
+
+def default_frames_per_task(n_frames: int, frame_nbytes: int, block: int, nthreads: int) -> int:
+    """About four tasks per Dask thread (load balance), whole blocks, at most 2 GiB each.
+
+    >>> default_frames_per_task(1000, 8 * 2**20, 8, 2)
+    128
+    """
+    fpt = -(-n_frames // (4 * max(1, nthreads)))
+    fpt = min(fpt, max(1, MAX_TASK_BYTES // max(1, frame_nbytes)))
+    fpt = -(-fpt // block) * block
+    return max(1, fpt)
+
+
+def scan_stack_dask(
+    stack: Stack,
+    params: RuleParams | None = None,
+    client=None,
+    *,
+    memory_limit: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    frames_per_task: int | None = None,
+    workdir: str | os.PathLike | None = None,
+    extra_accumulators: list[AccumulatorFactory] | None = None,
+    numba_threads: int = 1,
+) -> ScanResult:
+    """Scan ``stack`` on a Dask cluster; same result as :func:`badpix.engine.scan_stack`.
+
+    Parameters
+    ----------
+    stack
+        From :func:`badpix.open_stack`.  Its files must be readable by every
+        worker under the same paths.
+    params
+        Rule parameters.
+    client
+        A ``dask.distributed.Client``.
+    memory_limit
+        Bytes of frames all median tasks together may hold at once (divided by
+        the cluster's thread count per task); default 256 MiB per task.
+    progress
+        Called with the number of frames of every finished chunk task.
+    frames_per_task
+        Frames read by one task (default: about four tasks per Dask thread).
+    workdir
+        Folder for the temporary median store, **on storage every worker sees**
+        (default: the system temporary folder, fine for a one-machine cluster).
+        It needs the size of the bands' pixels of all frames.
+    extra_accumulators
+        Picklable accumulator factories (see :mod:`badpix.stats.base`).
+    numba_threads
+        numba threads per Dask thread (default 1: Dask provides the parallelism).
+
+    Examples
+    --------
+    >>> from distributed import Client, LocalCluster                 # doctest: +SKIP
+    >>> with LocalCluster(n_workers=2, threads_per_worker=1) as c, Client(c) as client:
+    ...     r = scan_stack_dask(open_stack("frames/"), client=client)  # doctest: +SKIP
+    """
+    from distributed import as_completed
+
+    if client is None:
+        raise ParameterError("the Dask engine needs a dask.distributed Client")
+    params = params or RuleParams()
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    n = stack.n_frames
+    dtype = np.dtype(stack.dtype)
+    bands = tuple(stack.bands)
+    nthreads = max(1, sum(client.nthreads().values()))
+    block = choose_block_frames(stack.frame_nbytes, n)
+    fpt = int(frames_per_task or default_frames_per_task(n, stack.frame_nbytes, block, nthreads))
+    if fpt < 1:
+        raise ParameterError("frames_per_task must be at least 1")
+    block = min(block, fpt)
+    token = uuid.uuid4().hex[:12]
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f"badpix-dask-{token}-",
+                                    dir=None if workdir is None else os.fspath(workdir)))
+    except OSError as exc:
+        raise OutputError(f"{workdir}: cannot create the median store ({exc.strerror})") from None
+    futures: list[Any] = []
+    try:
+        for b in bands:  # full-size sparse files: workers fill disjoint frame ranges
+            with FrameStore(tmp / f"median_{b.name}.raw", b.shape, dtype, create=True) as st:
+                st.reserve(n)
+        seen = client.run(os.path.isdir, os.fspath(tmp))
+        blind = [addr for addr, ok in seen.items() if not ok]
+        if blind:
+            raise OutputError(f"{tmp}: not visible on worker(s) {', '.join(blind)}; pass a "
+                              "workdir on storage shared by the client and all workers")
+
+        # -- pass 1: moments + store, merged pairwise as chunks finish
+        t_stream = time.perf_counter()
+        reader_f = client.submit(_identity, stack.reader, key=f"badpix-reader-{token}")
+        futures.append(reader_f)
+        frames_of: dict[str, int] = {}
+        chunk_futs = []
+        for i, s in enumerate(range(0, n, fpt)):
+            e = min(n, s + fpt)
+            f = client.submit(_chunk_task, reader_f, bands, s, e, block, os.fspath(tmp),
+                              list(extra_accumulators or []), params, n, stack.skip_bad,
+                              numba_threads, key=f"badpix-chunk-{token}-{i}")
+            frames_of[f.key] = e - s
+            chunk_futs.append(f)
+        pending = as_completed(chunk_futs)
+        del chunk_futs  # finished chunk states must be freed once merged
+        pool: list[Any] = []
+        n_merge = 0
+        for fut in pending:
+            if fut.status == "error":
+                fut.result()  # raises the task's exception (e.g. DecodeError) here
+            if fut.key in frames_of and progress is not None:
+                progress(frames_of[fut.key])
+            pool.append(fut)
+            while len(pool) >= 2:
+                a, b2 = pool.pop(0), pool.pop(0)
+                m = client.submit(_merge_task, a, b2, key=f"badpix-merge-{token}-{n_merge}",
+                                  priority=10)
+                n_merge += 1
+                pending.add(m)
+            del fut
+        final = pool[0]
+        futures.append(final)
+        meta = client.submit(_meta_task, final, key=f"badpix-meta-{token}").result()
+        timings["stream"] = time.perf_counter() - t_stream
+
+        # -- pass 2: exact median per spatial tile, from the store
+        t_med = time.perf_counter()
+        runs = [tuple(r) for r in meta["runs"]]
+        n_stored = sum(k for _, k in runs)
+        per_task = (DEFAULT_TASK_MEDIAN_MEMORY if memory_limit is None
+                    else max(1, int(memory_limit) // nthreads))
+        runs_f = client.submit(_identity, runs, key=f"badpix-runs-{token}")
+        futures.append(runs_f)
+        medians = {b.name: np.empty(b.shape, np.float64) for b in bands}
+        tile_of: dict[str, tuple[str, tuple[int, int, int, int]]] = {}
+        med_futs = []
+        if n_stored:
+            for b in bands:
+                for j, tile in enumerate(plan_tiles(n_stored, b.shape, dtype.itemsize, per_task,
+                                                    min_tiles=2 * nthreads)):
+                    f = client.submit(_median_task, os.fspath(tmp / f"median_{b.name}.raw"),
+                                      b.shape, dtype.str, runs_f, tile, numba_threads,
+                                      key=f"badpix-median-{token}-{b.name}-{j}")
+                    tile_of[f.key] = (b.name, tile)
+                    med_futs.append(f)
+            for fut, value in as_completed(med_futs, with_results=True):
+                name, (r0, r1, c0, c1) = tile_of[fut.key]
+                medians[name][r0:r1, c0:c1] = value
+            del med_futs
+        timings["median"] = time.perf_counter() - t_med
+
+        # -- finalize on the client, exactly as the local engine does
+        t_rules = time.perf_counter()
+        accs = final.result()["accs"]
+        results: dict[str, BandResult] = {}
+        for b in bands:
+            moments, extras = accs[b.name]
+            stats = finalize_band(b.name, moments.n_frames, dtype, moments.finalize(),
+                                  medians[b.name] if n_stored else None)
+            for acc in extras:
+                stats.extra.update(acc.finalize())
+            flags, scores = classify(stats, params)
+            results[b.name] = BandResult(b, stats, flags, scores)
+        timings["rules"] = time.perf_counter() - t_rules
+    finally:
+        for f in futures:
+            f.release()
+        shutil.rmtree(tmp, ignore_errors=True)
+    stack.skipped.extend(SkippedFrame(label, reason) for _, label, reason in meta["skipped"])
+    timings["total"] = time.perf_counter() - t0
+    return ScanResult.from_stack(stack, params, results, timings)
+
+
+@contextlib.contextmanager
+def dask_client(workers: int | None = None, scheduler: str | None = None,
+                threads_per_worker: int = 1, memory_limit: str | int = "auto") -> Iterator[Any]:
+    """A ``Client`` to ``scheduler`` (``tcp://host:port``) or to a new local cluster of processes.
+
+    The local cluster listens on loopback only (dashboard on a free loopback port).
+
+    >>> with dask_client(workers=2) as client:              # doctest: +SKIP
+    ...     print(len(client.nthreads()))
+    2
+    """
+    from distributed import Client, LocalCluster
+
+    if (workers is None) == (scheduler is None):
+        raise ParameterError("give either --workers N or --scheduler ADDRESS")
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout="30s")
+        except OSError as exc:
+            raise ParameterError(f"--scheduler: cannot connect to {scheduler} ({exc})") from None
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    if workers < 1:
+        raise ParameterError("--workers must be at least 1")
+    with LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=True,
+                      host="127.0.0.1", dashboard_address="127.0.0.1:0", memory_limit=memory_limit,
+                      silence_logs=40) as cluster, Client(cluster) as client:
+        yield client

@@ -1,0 +1,119 @@
+"""The Dask engine on a real LocalCluster gives the local engine's answer.
+
+One cluster (2 worker processes, 1 thread each, loopback) serves the module.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from badpix import open_stack
+from badpix.engine import run_scan, scan_stack
+from badpix.engine.dask import scan_stack_dask
+from badpix.errors import OutputError
+
+from ._util import assert_same_results, write_stack
+
+distributed = pytest.importorskip("distributed")
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                                  silence_logs=50) as cluster, \
+            distributed.Client(cluster) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def int_stack(tmp_path_factory):
+    d = tmp_path_factory.mktemp("int") / "frames"
+    write_stack(d, 37, dtype=np.uint16, seed=1)
+    return d
+
+
+@pytest.fixture(scope="module")
+def local_int(int_stack):
+    return scan_stack(open_stack(int_stack))
+
+
+@pytest.mark.parametrize("frames_per_task", [1, 5, 16, 37])
+def test_integer_stack_bit_identical_for_any_chunking(client, int_stack, local_int,
+                                                      frames_per_task):
+    got = scan_stack_dask(open_stack(int_stack), client=client, frames_per_task=frames_per_task)
+    assert_same_results(local_int, got, exact=True)
+    assert got.input.n_frames == 37
+
+
+def test_float_stack_with_nans_equal_to_1e12(client, tmp_path):
+    d = tmp_path / "f"
+    write_stack(d, 29, dtype=np.float32, seed=2, nan_fraction=0.05)
+    local = scan_stack(open_stack(d))
+    got = scan_stack_dask(open_stack(d), client=client, frames_per_task=3)
+    assert_same_results(local, got, exact=False, rtol=1e-12)
+    frames = np.stack([np.load(p) for p in sorted(d.glob("*.npy"))])
+    np.testing.assert_array_equal(got.bands["ch1"].stats.median,
+                                  np.nanmedian(frames[..., 1].astype(np.float64), axis=0))
+
+
+def test_tiny_median_budget_splits_rows_and_stays_exact(client, int_stack, local_int):
+    # 37 frames x 2 bytes x 64 pixels: tiles narrower than a row
+    got = scan_stack_dask(open_stack(int_stack), client=client, frames_per_task=8,
+                          memory_limit=2 * 37 * 2 * 70)
+    assert_same_results(local_int, got, exact=True)
+
+
+def test_run_scan_accepts_client_and_layout_bands(client, tmp_path):
+    d = tmp_path / "L"
+    write_stack(d, 12, shape=(30, 20, 3), seed=3)
+    from badpix.layout import Band, Layout
+
+    layout = Layout((Band("top", 0, (0, 12), (0, 20)), Band("odd", 2, (1, 30), (0, 20), 2, 2)),
+                    "test")
+    local = run_scan(d, layout=layout)
+    got = run_scan(d, layout=layout, client=client)
+    assert_same_results(local, got, exact=True)
+
+
+def test_lost_worker_mid_scan_still_identical(client, int_stack, local_int):
+    pids = client.run(os.getpid)
+    victim = sorted(pids.values())[0]
+    killed = []
+
+    def progress(_n: int) -> None:
+        if not killed:  # after the first finished chunk, while the others run
+            os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
+
+    got = scan_stack_dask(open_stack(int_stack), client=client, frames_per_task=1,
+                          progress=progress)
+    assert killed
+    assert_same_results(local_int, got, exact=True)
+    client.wait_for_workers(2, timeout=60)  # the nanny restarts it for the other tests
+    assert victim not in client.run(os.getpid).values()
+
+
+def test_workdir_must_exist(client, int_stack, tmp_path):
+    with pytest.raises(OutputError):
+        scan_stack_dask(open_stack(int_stack), client=client, workdir=tmp_path / "missing")
+
+
+def test_cli_scheduler_option(client, int_stack, local_int, tmp_path):
+    from badpix.cli import main
+    from badpix.io.scandir import load_scan
+
+    out = tmp_path / "scan"
+    assert main(["scan", str(int_stack), "-o", str(out), "-q", "--format", "npy",
+                 "--scheduler", client.scheduler.address]) == 0
+    scan = load_scan(out)
+    assert scan.summary["engine"]["name"] == "dask"
+    np.testing.assert_array_equal(scan.mask("ch0"), local_int.bands["ch0"].flags)
+    np.testing.assert_array_equal(scan.stats("ch1")["median"],
+                                  local_int.bands["ch1"].stats.median)
