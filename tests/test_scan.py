@@ -8,8 +8,8 @@ import rasterio
 
 import badpix
 from badpix.engine import band_dataset, run_scan
-from badpix.io.scandir import LEGACY_MASK_VALUE, load_scan, write_scan_dir
 from badpix.io.base import GeoRef
+from badpix.io.scandir import LEGACY_MASK_VALUE, load_scan, write_scan_dir
 
 
 def sensor_frames(folder, n=12, width=48, seed=0):
@@ -114,3 +114,27 @@ def test_nan_only_pixel_is_not_flagged_and_has_zero_count(tmp_path):
     assert br.flags[4, 4] == 0
     assert br.stats.count[9, 9] == 4
     assert br.stats.median[9, 9] == pytest.approx(np.nanmedian(data[:, 9, 9].astype(np.float64)))
+
+
+def test_strided_bands_report_full_frame_positions(tmp_path):
+    """Bayer-like planes (every 2nd row/col): outputs must use mosaic coordinates."""
+    rng = np.random.default_rng(5)
+    data = rng.normal(1000, 10, (10, 32, 40)).astype(np.uint16)
+    data[:, 13, 22] = 4000  # plane rows 1::2, cols 0::2 -> band pixel (6, 11)
+    np.save(tmp_path / "stack.npy", data)
+    lay = tmp_path / "bayer.toml"
+    lay.write_text("[bands.R]\nrows = [0, 32]\ncols = [0, 40]\nrow_step = 2\ncol_step = 2\n"
+                   "[bands.G2]\nrows = [1, 32]\ncols = [0, 40]\nrow_step = 2\ncol_step = 2\n")
+    result = run_scan(tmp_path / "stack.npy", layout=lay)
+    assert result.bands["G2"].flags[6, 11] & 4
+    rows = [r for r in result.defects() if r["band"] == "G2"]
+    assert (rows[0]["row"], rows[0]["col"]) == (13, 22)
+    geo = GeoRef(None, (0.0, 1.0, 0.0, 0.0, 0.0, -1.0))
+    write_scan_dir(result, tmp_path / "out", georef=geo)
+    scan = load_scan(tmp_path / "out")
+    full = scan.frame_mask()
+    assert full[13, 22, 0] & 4 and np.count_nonzero(full & 4) == 1
+    with rasterio.open(tmp_path / "out" / "mask_G2.tif") as ds:
+        assert (ds.transform.a, ds.transform.e, ds.transform.f) == (2.0, -2.0, -1.0)
+    ds = result.to_dataset()
+    assert int(ds["y_G2"][6]) == 13 and int(ds["x_G2"][11]) == 22

@@ -100,7 +100,7 @@ def _full_frame(flags: FlagsInput, shape: tuple[int, int, int]
             raise InputError(None, f"band {name}: mask is {m.shape}, band is {band.shape}")
         if band.rows[1] > shape[0] or band.cols[1] > shape[1] or band.channel >= shape[2]:
             raise InputError(None, f"band {name} lies outside the truth's frame {tuple(shape)}")
-        win = (slice(*band.rows), slice(*band.cols), band.channel)
+        win = (*band.slices(), band.channel)
         full[win] |= m.astype(np.uint8)
         cover[win] = True
     return full, cover

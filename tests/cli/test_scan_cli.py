@@ -32,7 +32,7 @@ def test_scan_cli_end_to_end(tmp_path, capsys):
     src = sensor_frames(tmp_path / "frames", n=6)
     code, out, err = run(["scan", src, "-o", tmp_path / "out", "--layout", "l2-l1-m0",
                           "--crs", "EPSG:4326", "--transform", "10,0.001,0,50,0,-0.001",
-                          "--top", "3", "--legacy-float-mask"], capsys)
+                          "--top", "3", "--legacy-float-mask", "--report"], capsys)
     assert code == 0, err
     assert "lowest variance" in out and "most extreme" in out and "L2" in out
     with rasterio.open(tmp_path / "out" / "mask_M0.tif") as ds:
@@ -40,6 +40,8 @@ def test_scan_cli_end_to_end(tmp_path, capsys):
         assert ds.transform.c == pytest.approx(10.0)
         assert ds.transform.f == pytest.approx(50 - 668 * 0.001)
     assert (tmp_path / "out" / "drifting_pixel_mask_L2.tif").exists()
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "Band L1" in html and "http://" not in html and "https://" not in html
 
 
 def test_help_has_examples(capsys):

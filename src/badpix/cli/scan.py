@@ -119,6 +119,9 @@ def scan_command(
                              help="INPUT holds new frames: merge them into the scan in OUT "
                                   "(scanned with --checkpoint-every) without re-reading old ones."),
     top: int = typer.Option(0, help="Print the N lowest-variance and N most extreme pixels."),
+    report: bool = typer.Option(False, "--report",
+                                help="Also write OUT/report.html (quicklooks, thresholds, top "
+                                     "defects with their time series)."),
     quiet: bool = QuietOption,
 ) -> None:
     """Scan a stack of frames for defective pixels.
@@ -178,6 +181,11 @@ def scan_command(
             console.print(f"  {s.label}: {s.reason}")
     if top:
         print_top(result, top)
+    if report:
+        from ..report import write_report
+
+        # the stack gives the top defects' time series (one more pass over few pixels)
+        info(f"report in {write_report(output, stack=stack)}", quiet)
     info(f"outputs in {output}/", quiet)
 
 
@@ -203,19 +211,19 @@ def print_top(result, n: int) -> None:
     from ..detect.ranking import lowest_variance, most_extreme
 
     for band, br in result.bands.items():
-        r0, c0 = br.band.rows[0], br.band.cols[0]
+        pos = br.band.position
         t1 = Table(title=f"{band}: lowest variance")
         for col in ("row", "col", "variance"):
             t1.add_column(col, justify="right")
         for r, c, v in lowest_variance(br.stats, n):
-            t1.add_row(str(r + r0), str(c + c0), f"{v:.4g}")
+            t1.add_row(*map(str, pos(r, c)), f"{v:.4g}")
         t2 = Table(title=f"{band}: most extreme")
         for col in ("row", "col", "score", "classes"):
             t2.add_column(col, justify="right")
         from ..detect.flags import flag_names
 
         for r, c, v in most_extreme(br.scores, n):
-            t2.add_row(str(r + r0), str(c + c0), f"{v:.4g}",
+            t2.add_row(*map(str, pos(r, c)), f"{v:.4g}",
                        ",".join(flag_names(int(br.flags[r, c]))) or "-")
         out.print(t1)
         out.print(t2)

@@ -95,12 +95,12 @@ class ScanResult:
             s = br.stats
             score = br.score
             order = np.argsort(-np.nan_to_num(score[rr, cc], nan=-np.inf), kind="stable")
-            r0, c0 = br.band.rows[0], br.band.cols[0]
             for i in order:
                 r, c = int(rr[i]), int(cc[i])
                 f = int(br.flags[r, c])
+                fr, fc = br.band.position(r, c)
                 rows.append({
-                    "band": name, "row": r + r0, "col": c + c0, "flags": f,
+                    "band": name, "row": fr, "col": fc, "flags": f,
                     "classes": ";".join(flag_names(f)),
                     "mean": float(s.mean[r, c]), "std": float(s.std[r, c]),
                     "median": float(s.median[r, c]) if s.median is not None else float("nan"),
@@ -131,8 +131,8 @@ class ScanResult:
         coords = {}
         for name, br in self.bands.items():
             y, x = f"y_{name}", f"x_{name}"
-            coords[y] = np.arange(*br.band.rows)
-            coords[x] = np.arange(*br.band.cols)
+            coords[y] = br.band.row_coords()
+            coords[x] = br.band.col_coords()
             s = br.stats
             arrays = {"mean": s.mean, "std": s.std, "var": s.var, "min": s.min, "max": s.max,
                       "count": s.count, "flags": br.flags, "score": br.score}

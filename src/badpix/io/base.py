@@ -49,14 +49,21 @@ class GeoRef:
     crs_wkt: str | None
     transform: tuple[float, float, float, float, float, float] | None
 
-    def window(self, row0: int, col0: int) -> GeoRef:
-        """Georeferencing of a sub-window whose top-left pixel is (row0, col0)."""
+    def window(self, row0: int, col0: int, row_step: int = 1, col_step: int = 1) -> GeoRef:
+        """Georeferencing of a sub-window whose top-left pixel is (row0, col0).
+
+        With steps (every n-th row/column) the pixels grow by the step.
+
+        >>> GeoRef(None, (100.0, 10.0, 0.0, 500.0, 0.0, -10.0)).window(2, 3).transform
+        (130.0, 10.0, 0.0, 480.0, 0.0, -10.0)
+        """
         if self.transform is None:
             return self
         x0, dx, rx, y0, ry, dy = self.transform
         return GeoRef(
             self.crs_wkt,
-            (x0 + col0 * dx + row0 * rx, dx, rx, y0 + col0 * ry + row0 * dy, ry, dy),
+            (x0 + col0 * dx + row0 * rx, dx * col_step, rx * row_step,
+             y0 + col0 * ry + row0 * dy, ry * col_step, dy * row_step),
         )
 
 

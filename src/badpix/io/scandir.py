@@ -58,7 +58,8 @@ def software_versions() -> dict[str, str]:
 
 def band_georef(georef: GeoRef | None, band: Band) -> GeoRef | None:
     """Georeferencing of a band's window of the frame."""
-    return None if georef is None else georef.window(band.rows[0], band.cols[0])
+    return None if georef is None else georef.window(band.rows[0], band.cols[0], band.row_step,
+                                                     band.col_step)
 
 
 def write_scan_dir(result, out: str | os.PathLike, *, mask_format: str = "tif",
@@ -74,15 +75,16 @@ def write_scan_dir(result, out: str | os.PathLike, *, mask_format: str = "tif",
         raise ValueError(f"mask format must be one of {MASK_FORMATS}")
     geo = georef if georef is not None else result.input.georef
     tags = result.provenance()
-    previous = _previous_outputs(Path(out))
+    # a report of the previous scan would describe other numbers
+    previous = _previous_outputs(Path(out)) | {"report.html"}
     with StagedDir(out) as stage:
         d = stage.path
         h5_masks: dict[str, np.ndarray] = {}
         for name, br in result.bands.items():
             bgeo = band_georef(geo, br.band)
             btags = {**tags, "badpix_band": name, "badpix_channel": str(br.band.channel),
-                     "badpix_rows": f"{br.band.rows[0]}:{br.band.rows[1]}",
-                     "badpix_cols": f"{br.band.cols[0]}:{br.band.cols[1]}",
+                     "badpix_rows": "{}:{}:{}".format(*br.band.rows, br.band.row_step),
+                     "badpix_cols": "{}:{}:{}".format(*br.band.cols, br.band.col_step),
                      "badpix_flag_bits": "1=stuck 2=outlier 4=hot 8=dead 16=noisy 32=persistent"}
             if mask_format == "tif":
                 write_geotiff(d / f"mask_{name}.tif", br.flags, georef=bgeo, tags=btags,
@@ -115,8 +117,7 @@ def write_scan_dir(result, out: str | os.PathLike, *, mask_format: str = "tif",
             "badpix_version": __version__,
             "input": result.input.to_dict(),
             "layout": {"source": result.layout.source,
-                       "bands": [{"name": b.name, "channel": b.channel, "rows": list(b.rows),
-                                  "cols": list(b.cols)} for b in result.layout]},
+                       "bands": [b.to_dict() for b in result.layout]},
             "parameters": result.params.to_dict(),
             "mask_format": mask_format,
             "counts": result.counts(),
@@ -156,8 +157,7 @@ class ScanDir:
 
     @property
     def bands(self) -> list[Band]:
-        return [Band(b["name"], int(b["channel"]), tuple(b["rows"]), tuple(b["cols"]))
-                for b in self.summary["layout"]["bands"]]
+        return [Band.from_dict(b) for b in self.summary["layout"]["bands"]]
 
     @property
     def frame_shape(self) -> tuple[int, int, int]:
@@ -170,10 +170,7 @@ class ScanDir:
         if not p.exists():
             raise InputError(p, "mask file is missing from the scan folder")
         if fmt == "tif":
-            import rasterio
-
-            with rasterio.open(p) as src:
-                return src.read(1)
+            return _read_tif_bands(p)[0]
         if fmt == "png":
             from PIL import Image
 
@@ -188,23 +185,38 @@ class ScanDir:
 
     def stats(self, band: str) -> dict[str, np.ndarray]:
         """``mean, std, min, max, median`` of ``band`` as float64 arrays."""
-        import rasterio
-
         p = self.path / f"stats_{band}.tif"
         if not p.exists():
             raise InputError(p, "statistics file is missing from the scan folder")
-        with rasterio.open(p) as src:
-            data = src.read()
-        return dict(zip(STATS_BANDS, data, strict=True))
+        return dict(zip(STATS_BANDS, _read_tif_bands(p), strict=True))
 
     def frame_mask(self, classes: int = 0xFF) -> np.ndarray:
         """Flags of every band placed into a full-frame ``(rows, cols, channels)`` uint8 array."""
         full = np.zeros(self.frame_shape, np.uint8)
         for b in self.bands:
-            m = self.mask(b.name) & np.uint8(classes)
-            region = full[b.rows[0]:b.rows[1], b.cols[0]:b.cols[1], b.channel]
-            np.bitwise_or(region, m, out=region)
+            m = self.mask(b.name)
+            if m.shape != b.shape:
+                raise InputError(self.path / f"mask_{b.name}", f"shape {m.shape} differs from "
+                                 f"band {b.name!r}'s {b.shape} in summary.json")
+            rs, cs = b.slices()
+            full[rs, cs, b.channel] |= m & np.uint8(classes)
         return full
+
+
+def _read_tif_bands(path: Path) -> np.ndarray:
+    import warnings
+
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+
+    try:
+        with warnings.catch_warnings():
+            # masks of plain pixel grids (no CRS) are legitimate
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(path) as src:
+                return src.read()
+    except RasterioIOError as exc:
+        raise InputError(path, f"not a readable GeoTIFF ({exc})") from None
 
 
 def load_scan(path: str | os.PathLike) -> ScanDir:

@@ -109,35 +109,13 @@ def _read_tif(p: Path) -> np.ndarray:
 
 
 def _from_scan(folder: Path, frame_shape: tuple[int, int, int], bits: int) -> np.ndarray:
-    summary_path = folder / "summary.json"
-    try:
-        summary = json.loads(summary_path.read_text())
-    except FileNotFoundError:
-        raise InputError(folder, "not a scan output folder (no summary.json)") from None
-    except (OSError, ValueError) as exc:
-        raise InputError(summary_path, f"not readable JSON ({exc})") from None
-    try:
-        scanned = tuple(int(v) for v in summary["input"]["frame_shape"])
-        bands = summary["layout"]["bands"]
-    except (KeyError, TypeError, ValueError):
-        raise InputError(summary_path, "lacks input.frame_shape or layout.bands") from None
-    if scanned[:2] != frame_shape[:2] or scanned[2] != frame_shape[2]:
-        raise InputError(folder, f"scan was of frames {scanned} (rows, cols, channels) but "
-                         f"the frames to repair are {tuple(frame_shape)}")
-    h, w, c = frame_shape
-    mask = np.zeros((h, w, c), bool)
-    for band in bands:
-        name = band["name"]
-        (r0, r1), (c0, c1), ch = band["rows"], band["cols"], int(band["channel"])
-        tif = folder / f"mask_{name}.tif"
-        if not tif.is_file():
-            raise InputError(tif, f"missing: summary.json lists band {name!r}")
-        flags = _read_tif(tif)
-        if flags.shape != (r1 - r0, c1 - c0):
-            raise InputError(tif, f"shape {flags.shape} differs from band {name!r} "
-                             f"rows [{r0}, {r1}) cols [{c0}, {c1}) in summary.json")
-        mask[r0:r1, c0:c1, ch] |= (flags.astype(np.int64) & bits) != 0
-    return mask
+    from ..io.scandir import load_scan
+
+    scan = load_scan(folder)
+    if tuple(scan.frame_shape) != tuple(frame_shape):
+        raise InputError(folder, f"scan was of frames {tuple(scan.frame_shape)} (rows, cols, "
+                         f"channels) but the frames to repair are {tuple(frame_shape)}")
+    return scan.frame_mask(bits) != 0
 
 
 def scan_frame_shape(folder: str | os.PathLike) -> tuple[int, int, int]:

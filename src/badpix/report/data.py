@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..io.scandir import STATS_BANDS, ScanDir
+from ..layout import Band
 
 #: rule defaults (as in :class:`badpix.detect.params.RuleParams`) for summaries that lack them
 DEFAULTS: dict[str, Any] = {"stuck_std": 1.0, "outlier_k": 8.0, "outlier_size": 5}
@@ -257,6 +258,7 @@ class BandData:
     dev_hist: Histogram | None
     outlier_scale: float | None
     mask_counts: dict[str, int] = field(default_factory=dict)
+    band: Band | None = None
 
 
 def load_band(scan: ScanDir, name: str, params: dict[str, Any]) -> BandData:
@@ -288,7 +290,7 @@ def load_band(scan: ScanDir, name: str, params: dict[str, Any]) -> BandData:
     counts = {c: int(values[(bits & int(bit)) != 0].sum()) for c, bit in CLASSES.items()}
     counts["any"] = int(values[1:].sum())
     return BandData(name, tuple(flags.shape), (band.rows[0], band.cols[0]), mean, std, median,
-                    flags, deviation, hist_std, dev_hist, scale, counts)
+                    flags, deviation, hist_std, dev_hist, scale, counts, band)
 
 
 def read_pixel_series(stack, pixels: dict[str, list[tuple[int, int]]]) -> dict[str, np.ndarray]:

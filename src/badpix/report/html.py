@@ -176,8 +176,7 @@ def _defects_table(bd: BandData, defects: list[Defect], total: int,
                    series: np.ndarray | None, stats_path: Path) -> str:
     if not defects:
         return '<p class="muted">No defects in this band.</p>'
-    r0, c0 = bd.origin
-    pixels = [(d.row - r0, d.col - c0) for d in defects]
+    pixels = [bd.band.index_of(d.row, d.col) for d in defects]
     at = read_stats_at(stats_path, ("min", "max"), pixels)
     reference = None
     if series is None:
@@ -316,7 +315,7 @@ def _provenance(scan: ScanDir, report_seconds: dict[str, float]) -> str:
 def _pixels_by_band(scan: ScanDir, top: dict[str, list[Defect]]) -> dict[str, list[tuple[int, int]]]:
     out = {}
     for b in scan.bands:
-        out[b.name] = [(d.row - b.rows[0], d.col - b.cols[0]) for d in top.get(b.name, [])]
+        out[b.name] = [b.index_of(d.row, d.col) for d in top.get(b.name, [])]
     return out
 
 
