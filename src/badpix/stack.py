@@ -174,7 +174,8 @@ def open_stack(
     """
     reader = open_reader(source, dataset=dataset, skip_bad=skip_bad, format=format, **options)
     if layout is None:
-        lay = channel_layout(reader.channel_names)
+        # readers may know their own bands (camera RAW: the CFA planes)
+        lay = getattr(reader, "layout", None) or channel_layout(reader.channel_names)
     elif isinstance(layout, Layout):
         lay = layout
     else:

@@ -95,6 +95,10 @@ def scan_command(
     hot_z: float = typer.Option(_D.hot_z, help="HOT: robust z of mean above the local median."),
     dead_z: float = typer.Option(_D.dead_z, help="DEAD: robust z of mean below the local median."),
     noisy_z: float = typer.Option(_D.noisy_z, help="NOISY: robust z of std above the local median."),
+    persistence: float = typer.Option(
+        None, "--persistence",
+        help="PERSISTENT: fraction of frames a pixel must stand out from its 3x3 neighbourhood "
+             f"(on by default for photos at {_D.persistence}; 0 turns it off)."),
     counting: bool = typer.Option(False, "--counting",
                                   help="Photon-counting data (mostly zeros): Poisson-based rules."),
     mask_format: str = typer.Option("tif", "--format", help="Mask format: tif, png, npy or h5."),
@@ -131,6 +135,7 @@ def scan_command(
     """
     from .. import open_stack
     from ..engine import scan_stack
+    from ..engine.local import photo_accumulators
     from ..io.scandir import MASK_FORMATS, write_scan_dir
 
     if mask_format not in MASK_FORMATS:
@@ -138,7 +143,8 @@ def scan_command(
     georef = parse_georef(crs, transform)
     limit = parse_size(memory_limit)
     params = RuleParams(stuck_std=stuck_std, outlier_k=outlier_k, outlier_size=outlier_size,
-                        hot_z=hot_z, dead_z=dead_z, noisy_z=noisy_z, counting=counting)
+                        hot_z=hot_z, dead_z=dead_z, noisy_z=noisy_z, counting=counting,
+                        **({"persistence": persistence} if persistence else {}))
     stateful = resume or add or checkpoint_every is not None
     if stateful and (workers is not None or scheduler is not None):
         raise ParameterError("--resume/--add/--checkpoint-every run on the local engine; "
@@ -152,6 +158,7 @@ def scan_command(
 
         layout = read_state_layout(output)  # new frames are cut into the scan's bands
     stack = open_stack(input, layout=layout, dataset=dataset, skip_bad=skip_bad)
+    extras = photo_accumulators(stack, None if persistence is None else persistence > 0)
     info(f"{stack.describe()}; bands: {', '.join(b.name for b in stack.bands)}", quiet)
     extra_summary = None
     with frame_progress("scan", stack.n_frames, quiet) as advance:
@@ -160,18 +167,21 @@ def scan_command(
 
             result = scan_checkpointed(stack, params, out=output,
                                        checkpoint_every=checkpoint_every, resume=resume, add=add,
-                                       memory_limit=limit, progress=advance)
+                                       memory_limit=limit, progress=advance,
+                                       extra_accumulators=extras)
             extra_summary = state_summary(output)
         elif workers is not None or scheduler is not None:
             from ..engine.dask import dask_client, scan_stack_dask
 
             with dask_client(workers=workers, scheduler=scheduler) as client:
                 result = scan_stack_dask(stack, params, client, memory_limit=limit,
-                                         progress=advance, workdir=workdir)
+                                         progress=advance, workdir=workdir,
+                                         extra_accumulators=extras)
             extra_summary = {"engine": {"name": "dask",
                                         "scheduler": scheduler or f"local:{workers}"}}
         else:
-            result = scan_stack(stack, params, memory_limit=limit, progress=advance)
+            result = scan_stack(stack, params, memory_limit=limit, progress=advance,
+                                extra_accumulators=extras)
     write_scan_dir(result, output, mask_format=mask_format, legacy_float_mask=legacy_float_mask,
                    georef=georef, extra_summary=extra_summary)
     print_counts(result, quiet)

@@ -28,6 +28,7 @@ from .hot_dead import dead, hot, mean_z
 from .noisy import noisy
 from .outlier import outlier
 from .params import RuleParams
+from .persistent import persistent
 from .ranking import lowest_variance, most_extreme
 from .stuck import stuck
 
@@ -63,6 +64,8 @@ def classify(stats: BandStats,
         "dead": (Flag.DEAD, dead(stats, p.dead_z, p.size, p.scale_floor, p.use_range, z), p.dead_z),
         "noisy": (Flag.NOISY, noisy(stats, p.noisy_z, p.size, p.scale_floor), p.noisy_z),
     }
+    if "persistence_hot" in stats.extra:  # the scan ran the persistence accumulator
+        results["persistent"] = (Flag.PERSISTENT, persistent(stats, p.persistence), p.persistence)
     return pack(stats.shape, results)
 
 

@@ -69,6 +69,14 @@ class RuleParams:
     counting_dead_alpha
         DEAD: zero counts in all frames while ``P(0) = exp(-n x reference)``
         is below this.
+
+    Persistence (photo series; needs the persistence accumulator in the scan)
+    -------------------------------------------------------------------------
+    persistence, persistence_dn, persistence_z, onset_min_frames
+        PERSISTENT: the pixel stands out from its 3x3 neighbourhood median by more
+        than ``max(20 DN, persistence_z x per-frame noise)`` (or ``persistence_dn``)
+        in at least a fraction ``persistence`` of frames (or of the frames since
+        its onset); see :mod:`badpix.stats.persistence` and :mod:`badpix.stats.onset`.
     """
 
     stuck_std: float = 1.0
@@ -87,6 +95,10 @@ class RuleParams:
     counting_min_rate: float = 1.0
     counting_fano: float = 5.0
     counting_dead_alpha: float = 1e-6
+    persistence: float = 0.9
+    persistence_dn: float | None = None
+    persistence_z: float = 6.0
+    onset_min_frames: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("outlier_size", "size", "counting_size"):
@@ -102,6 +114,10 @@ class RuleParams:
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not 0 < v < 1:
                 raise ParameterError(f"{name} must be a probability in (0, 1), got {v!r}")
+        # the persistence parameters are validated where they are defined
+        from ..stats.persistence import PersistenceParams
+
+        PersistenceParams.from_params(self)
         if self.scale_floor is not None and not self.scale_floor > 0:
             raise ParameterError(f"scale_floor must be > 0, got {self.scale_floor!r}")
 

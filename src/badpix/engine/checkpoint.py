@@ -47,7 +47,6 @@ from typing import Any
 
 import numpy as np
 
-from ..detect import classify
 from ..detect.params import RuleParams
 from ..errors import InputError, OutputError, ParameterError
 from ..io.atomic import atomic_path
@@ -55,7 +54,7 @@ from ..layout import Band, Layout
 from ..stack import Stack
 from ..stats.base import Accumulator, AccumulatorFactory
 from ..stats.moments import MomentAccumulator
-from .local import choose_block_frames, finalize_band
+from .local import choose_block_frames, classify_band
 from .result import BandResult, ScanResult
 
 __all__ = [
@@ -544,12 +543,7 @@ def scan_checkpointed(
     results: dict[str, BandResult] = {}
     for b in bands:
         moments, ex = accs[b.name]
-        stats = finalize_band(b.name, moments.n_frames, stack.dtype, moments.finalize(),
-                              medians[b.name])
-        for acc in ex:
-            stats.extra.update(acc.finalize())
-        flags, scores = classify(stats, params)
-        results[b.name] = BandResult(b, stats, flags, scores)
+        results[b.name] = classify_band(stack, b, moments, medians[b.name], ex, params)
     timings["rules"] = time.perf_counter() - t_rules
     timings["total"] = time.perf_counter() - t0
     result = ScanResult.from_stack(stack, params, results, timings)

@@ -52,7 +52,6 @@ from typing import Any
 
 import numpy as np
 
-from ..detect import classify
 from ..detect.params import RuleParams
 from ..errors import DecodeError, OutputError, ParameterError
 from ..io.base import Reader, SkippedFrame
@@ -61,7 +60,7 @@ from ..stack import Stack
 from ..stats.base import AccumulatorFactory
 from ..stats.moments import MomentAccumulator
 from .checkpoint import FrameStore, plan_tiles
-from .local import choose_block_frames, finalize_band
+from .local import choose_block_frames, classify_band
 from .result import BandResult, ScanResult
 
 __all__ = ["dask_client", "scan_stack_dask"]
@@ -321,12 +320,8 @@ def scan_stack_dask(
         results: dict[str, BandResult] = {}
         for b in bands:
             moments, extras = accs[b.name]
-            stats = finalize_band(b.name, moments.n_frames, dtype, moments.finalize(),
-                                  medians[b.name] if n_stored else None)
-            for acc in extras:
-                stats.extra.update(acc.finalize())
-            flags, scores = classify(stats, params)
-            results[b.name] = BandResult(b, stats, flags, scores)
+            results[b.name] = classify_band(stack, b, moments,
+                                            medians[b.name] if n_stored else None, extras, params)
         timings["rules"] = time.perf_counter() - t_rules
     finally:
         for f in futures:

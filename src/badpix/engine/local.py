@@ -19,6 +19,7 @@ import numpy as np
 
 from ..detect import classify
 from ..detect.params import RuleParams
+from ..layout import Band
 from ..stack import Stack
 from ..stats.bandstats import BandStats
 from ..stats.base import Accumulator, AccumulatorFactory
@@ -36,6 +37,36 @@ TARGET_BLOCK_BYTES = 64 * 2**20
 def choose_block_frames(frame_nbytes: int, n_frames: int) -> int:
     """Frames per block: about 64 MiB, between 1 and 32 frames."""
     return int(max(1, min(32, n_frames, TARGET_BLOCK_BYTES // max(1, frame_nbytes))))
+
+
+#: reader formats of photo series: persistence and onset are on by default there
+PHOTO_FORMATS = ("image", "raw")
+
+
+def photo_accumulators(stack: Stack, enabled: bool | None = None) -> list[AccumulatorFactory]:
+    """Persistence + onset accumulators for photo series (``enabled=None``: by input format).
+
+    The onset accumulator orders frames by the reader's capture times (EXIF) and
+    also yields the persistence fractions, so it replaces the persistence one.
+    """
+    if enabled is None:
+        enabled = stack.reader.format_name in PHOTO_FORMATS
+    if not enabled:
+        return []
+    from ..stats.onset import make_onset_factory
+
+    return [make_onset_factory(stack.reader.frame_times())]
+
+
+def localize_lossy(stack: Stack, flags: np.ndarray, scores: dict[str, np.ndarray]) -> np.ndarray:
+    """JPEG input: keep the peak pixel of each 8x8 smear; adds ``scores["loc_confidence"]``."""
+    if str(stack.reader.attrs.get("format", "")).upper() != "JPEG":
+        return flags
+    from ..detect.localize import localize
+
+    peaks, confidence = localize(flags != 0, scores["score"], gap=8)
+    scores["loc_confidence"] = confidence
+    return np.where(peaks, flags, np.uint8(0))
 
 
 def value_range(dtype: np.dtype, lo: float, hi: float) -> tuple[float, float]:
@@ -65,12 +96,6 @@ class BandAccumulators:
         for acc in self.extras:
             acc.update(frames, first_index)
 
-    def finalize_extras(self) -> dict[str, np.ndarray]:
-        extra: dict[str, np.ndarray] = {}
-        for acc in self.extras:
-            extra.update(acc.finalize())
-        return extra
-
     def close(self) -> None:
         if self.median is not None and hasattr(self.median, "close"):
             self.median.close()
@@ -87,6 +112,18 @@ def finalize_band(name: str, n_frames: int, dtype: np.dtype, moments: dict,
         mean=moments["mean"], var=moments["var"], min=moments["min"], max=moments["max"],
         median=median, value_range=value_range(dtype, lo, hi),
     )
+
+
+def classify_band(stack: Stack, band: Band, moments: MomentAccumulator,
+                  median: np.ndarray | None, extras: list[Accumulator],
+                  params: RuleParams) -> BandResult:
+    """Finalize one band's accumulators and run the rules: the last step of every engine."""
+    stats = finalize_band(band.name, moments.n_frames, stack.dtype, moments.finalize(), median)
+    for acc in extras:
+        stats.extra.update(acc.finalize())
+    flags, scores = classify(stats, params)
+    flags = localize_lossy(stack, flags, scores)
+    return BandResult(band, stats, flags, scores)
 
 
 def scan_stack(
@@ -117,7 +154,9 @@ def scan_stack(
         Called with the number of frames done after every block.
     extra_accumulators
         Factories of further per-band accumulators (see :mod:`badpix.stats.base`);
-        their finalized arrays land in ``BandStats.extra``.
+        their finalized arrays land in ``BandStats.extra``.  ``None``: the
+        persistence/onset accumulators for photo series (:func:`photo_accumulators`),
+        nothing for other inputs; ``[]``: none.
 
     Examples
     --------
@@ -127,6 +166,8 @@ def scan_stack(
     {'ch0': {'stuck': 3, 'outlier': 5, ...}}
     """
     params = params or RuleParams()
+    if extra_accumulators is None:
+        extra_accumulators = photo_accumulators(stack)
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     n = stack.n_frames
@@ -160,11 +201,7 @@ def scan_stack(
         t_rules = time.perf_counter()
         for b in stack.bands:
             a = accs[b.name]
-            stats = finalize_band(b.name, a.moments.n_frames, stack.dtype, a.moments.finalize(),
-                                  medians[b.name])
-            stats.extra.update(a.finalize_extras())
-            flags, scores = classify(stats, params)
-            bands[b.name] = BandResult(b, stats, flags, scores)
+            bands[b.name] = classify_band(stack, b, a.moments, medians[b.name], a.extras, params)
         timings["rules"] = time.perf_counter() - t_rules
     finally:
         for a in accs.values():

@@ -43,6 +43,8 @@ class InputInfo:
     skipped: list[SkippedFrame] = field(default_factory=list)
     georef: GeoRef | None = None
     description: str = ""
+    #: capture time of every frame (s since 1970), when the scan needed them (onset)
+    frame_times: list[float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +78,9 @@ class ScanResult:
                          n_frames=min(b.stats.n_frames for b in bands.values()) if bands else 0,
                          frame_shape=tuple(r.frame_shape), dtype=np.dtype(r.dtype).name,
                          skipped=list(stack.skipped), georef=r.georef, description=r.describe())
+        if any("onset_frame" in b.stats.extra for b in bands.values()):
+            times = r.frame_times()
+            info.frame_times = None if times is None else [float(t) for t in times]
         return cls(info, stack.layout, params, bands, timings)
 
     def counts(self) -> dict[str, dict[str, int]]:
@@ -88,7 +93,14 @@ class ScanResult:
         return out
 
     def defects(self) -> list[dict[str, Any]]:
-        """One record per flagged pixel, in full-frame coordinates, worst score first per band."""
+        """One record per flagged pixel, in full-frame coordinates, worst score first per band.
+
+        Photo scans add ``onset_frame`` (-1: none) and ``onset_time`` (ISO 8601 UTC,
+        empty when unknown); JPEG scans add ``loc_confidence`` (see
+        :func:`badpix.detect.localize.localize`).
+        """
+        from ..timefmt import format_time
+
         rows = []
         for name, br in self.bands.items():
             rr, cc = np.nonzero(br.flags)
@@ -106,6 +118,11 @@ class ScanResult:
                     "median": float(s.median[r, c]) if s.median is not None else float("nan"),
                     "score": float(score[r, c]),
                 })
+                if "onset_frame" in s.extra:
+                    rows[-1]["onset_frame"] = int(s.extra["onset_frame"][r, c])
+                    rows[-1]["onset_time"] = format_time(float(s.extra["onset_time"][r, c]))
+                if "loc_confidence" in br.scores:
+                    rows[-1]["loc_confidence"] = float(br.scores["loc_confidence"][r, c])
         return rows
 
     def provenance(self) -> dict[str, str]:

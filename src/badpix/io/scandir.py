@@ -31,6 +31,8 @@ from .writers import write_csv, write_geotiff, write_h5, write_json, write_npy, 
 MASK_FORMATS = ("tif", "png", "npy", "h5")
 STATS_BANDS = ("mean", "std", "min", "max", "median")
 DEFECT_COLUMNS = ["band", "row", "col", "flags", "classes", "mean", "std", "median", "score"]
+#: columns added when the scan computed them (photo series: onset; JPEG: localisation)
+OPTIONAL_DEFECT_COLUMNS = ["onset_frame", "onset_time", "loc_confidence"]
 
 #: the sensor team's float mask value for a drifting pixel
 LEGACY_MASK_VALUE = 10000.0
@@ -110,8 +112,8 @@ def write_scan_dir(result, out: str | os.PathLike, *, mask_format: str = "tif",
         if h5_masks:
             write_h5(d / "masks.h5", h5_masks, attrs=tags)
         rows = result.defects()
-        write_csv(d / "defects.csv", DEFECT_COLUMNS,
-                  [[r[c] for c in DEFECT_COLUMNS] for r in rows])
+        columns = DEFECT_COLUMNS + [c for c in OPTIONAL_DEFECT_COLUMNS if rows and c in rows[0]]
+        write_csv(d / "defects.csv", columns, [[r[c] for c in columns] for r in rows])
         files = sorted(p.name for p in d.iterdir()) + ["summary.json"]
         summary = {
             "badpix_version": __version__,
@@ -125,6 +127,15 @@ def write_scan_dir(result, out: str | os.PathLike, *, mask_format: str = "tif",
             "versions": software_versions(),
             "outputs": files,
         }
+        if any("onset_frame" in br.stats.extra for br in result.bands.values()):
+            from ..timefmt import format_time
+
+            times = result.input.frame_times
+            summary["onset"] = {
+                "persistence": result.params.persistence,
+                "order": "file" if times is None or any(t != t for t in times) else "capture",
+                "frame_times": None if times is None else [format_time(t) or None for t in times],
+            }
         if georef is not None:
             summary["georef_override"] = {"crs": georef.crs_wkt,
                                           "transform": list(georef.transform or [])}

@@ -1,0 +1,219 @@
+"""Onset: from which photo on has a pixel been defective?
+
+:class:`OnsetAccumulator` is a :class:`~badpix.stats.persistence.PersistenceAccumulator`
+that also keeps, per pixel and frame, one bit "stands out from its 3×3
+neighbourhood" (either side; same test and threshold as the persistence
+counts), bit-packed along the frames in capture-time order (``np.packbits``
+order: frame rank ``t`` is bit ``7 - t % 8`` of byte ``t // 8``).
+
+Memory bound: ``ceil(n_frames / 8) * h * w`` bytes per band, allocated up front
+and checked against the available memory (1000 frames of a 24 MP mosaic: 3 GB;
+200 photos of 10 MP RGB: 750 MB).  Nothing spills to disk.
+
+Onset definition
+----------------
+Frames are ordered by capture time (``times``; file order when ``None`` or
+when any frame has no time).  With ``b_t`` the stand-out bit of the frame of
+rank ``t`` and ``N`` frames, the onset is the change point
+
+    ``t* = argmax_t  sum_{i >= t} (b_i - 1/2)``   (earliest ``t`` on ties)
+
+-- the log-likelihood-ratio maximiser for "normal before ``t``, defective from
+``t`` on" when a defective pixel stands out and a normal one stays quiet with
+equal error rates.  It is reported (``onset_frame >= 0``) only when the run
+from it satisfies the persistence rule: the pixel stands out in at least a
+fraction ``persistence`` of frames ``t*..N-1`` and that run is at least
+``onset_min_frames`` long (default ``max(3, ceil(N / 10))``).  A pixel
+defective in every frame gets ``onset_frame`` of the earliest frame.
+
+(The simpler "earliest ``t`` whose suffix fraction is >= ``persistence``" is
+biased early: a pixel hot from frame 50 of 100 passes that test from frame 45
+on with ``persistence = 0.9``; the change point is exact on the same data.)
+
+Outputs of ``finalize()``, besides the persistence fractions:
+
+``onset_frame``     stack frame index (file order) of the onset frame, -1 if none;
+``onset_rank``      its position in capture-time order, -1 if none;
+``onset_fraction``  fraction of stand-out frames from the onset to the last frame;
+``onset_time``      capture time of the onset frame (s, as the reader gives it), NaN if none.
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> frames = rng.integers(90, 110, (20, 6, 6)).astype(np.uint8)
+>>> frames[12:, 2, 3] = 250                       # goes hot at frame 12
+>>> acc = OnsetAccumulator((6, 6), np.uint8, 20)
+>>> acc.update(frames, 0)
+>>> out = acc.finalize()
+>>> int(out["onset_frame"][2, 3]), int(out["onset_frame"][0, 0])
+(12, -1)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Self
+
+import numpy as np
+from numba import njit, prange
+
+from ..io.base import check_allocation
+from .persistence import PersistenceAccumulator, PersistenceParams
+
+__all__ = ["OnsetAccumulator", "capture_order", "make_onset_factory", "onset_from_bits"]
+
+
+def capture_order(times: np.ndarray | None, n_frames: int) -> np.ndarray:
+    """Stack frame indices in capture-time order (stable; file order without full times).
+
+    >>> capture_order(np.array([30.0, 10.0, 20.0]), 3).tolist()
+    [1, 2, 0]
+    >>> capture_order(np.array([30.0, np.nan, 20.0]), 3).tolist()
+    [0, 1, 2]
+    """
+    if times is None:
+        return np.arange(n_frames)
+    t = np.asarray(times, np.float64)
+    if t.shape != (n_frames,) or not np.isfinite(t).all():
+        return np.arange(n_frames)
+    return np.argsort(t, kind="stable")
+
+
+@njit(parallel=True, cache=True)
+def _onset_kernel(bits, n, best_t, ones_at):  # pragma: no cover - numba
+    """Per pixel: earliest ``t`` maximising ``sum_{i>=t} (2 b_i - 1)`` (> 0), and its ones."""
+    groups, h, w = bits.shape
+    for r in prange(h):
+        s = np.zeros(w, np.int64)
+        best = np.zeros(w, np.int64)
+        ones = np.zeros(w, np.int64)
+        arg = np.full(w, n, np.int64)
+        oat = np.zeros(w, np.int64)
+        for t in range(n - 1, -1, -1):
+            row = bits[t >> 3, r]
+            shift = 7 - (t & 7)
+            for c in range(w):
+                b = np.int64((row[c] >> shift) & 1)
+                s[c] += 2 * b - 1
+                ones[c] += b
+                take = (s[c] >= best[c]) & (s[c] > 0)
+                best[c] = s[c] if take else best[c]
+                arg[c] = t if take else arg[c]
+                oat[c] = ones[c] if take else oat[c]
+        for c in range(w):
+            best_t[r, c] = arg[c]
+            ones_at[r, c] = oat[c]
+
+
+def onset_from_bits(bits: np.ndarray, n_frames: int, persistence: float = 0.9,
+                    min_frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Onset rank (``-1`` if none) and run fraction per pixel from packed stand-out bits.
+
+    ``bits`` is ``(ceil(n/8), h, w)`` uint8 in :func:`numpy.packbits` order
+    along axis 0, frames in capture order.
+
+    >>> import numpy as np
+    >>> b = np.zeros((12, 1, 2), bool); b[5:, 0, 0] = True; b[3, 0, 1] = True
+    >>> rank, frac = onset_from_bits(np.packbits(b, axis=0), 12)
+    >>> rank.tolist(), float(frac[0, 0])
+    ([[5, -1]], 1.0)
+    """
+    _, h, w = bits.shape
+    if min_frames is None:
+        min_frames = max(3, math.ceil(n_frames / 10))
+    best_t = np.empty((h, w), np.int64)
+    ones_at = np.empty((h, w), np.int64)
+    _onset_kernel(np.ascontiguousarray(bits), int(n_frames), best_t, ones_at)
+    run = n_frames - best_t
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(run > 0, ones_at / np.maximum(run, 1), 0.0)
+    ok = (run >= min_frames) & (frac >= persistence) & (run > 0)
+    return np.where(ok, best_t, -1), np.where(ok, frac, 0.0)
+
+
+class OnsetAccumulator(PersistenceAccumulator):
+    """Persistence counts plus per-frame stand-out bits, for the onset of each defect.
+
+    Parameters
+    ----------
+    shape, dtype
+        Of the band.
+    n_frames
+        Frames in the stack (the bit store is allocated for them up front).
+    params
+        :class:`PersistenceParams` (``persistence``, ``onset_min_frames`` are used here).
+    times
+        Capture time of every stack frame (``reader.frame_times()``), or ``None``.
+    """
+
+    name = "onset"
+
+    def __init__(self, shape: tuple[int, int], dtype: np.dtype | type | str, n_frames: int,
+                 params: PersistenceParams | None = None, times: np.ndarray | None = None):
+        super().__init__(shape, dtype, params)
+        self.total_frames = int(n_frames)
+        self.times = None if times is None else np.asarray(times, np.float64)
+        self.order = capture_order(self.times, self.total_frames)
+        self.ranks = np.empty(self.total_frames, np.int64)
+        self.ranks[self.order] = np.arange(self.total_frames)
+        groups = -(-self.total_frames // 8)
+        check_allocation(groups * self.shape[0] * self.shape[1], "onset bit store")
+        self.bits = np.zeros((groups, *self.shape), np.uint8)
+
+    def _bits_target(self, n: int, first_index: int):
+        if first_index + n > self.total_frames:
+            raise ValueError(f"{self.name}: frames {first_index}..{first_index + n - 1} beyond "
+                             f"the {self.total_frames} frames the accumulator was made for")
+        return self.bits, self.ranks[first_index:first_index + n]
+
+    def merge(self, other: Self) -> Self:
+        super().merge(other)
+        np.bitwise_or(self.bits, other.bits, out=self.bits)
+        return self
+
+    def finalize(self) -> dict[str, np.ndarray]:
+        out = super().finalize()
+        n = self.total_frames
+        rank, frac = onset_from_bits(self.bits, n, self.params.persistence,
+                                     self.params.onset_min_frames)
+        frame = np.where(rank >= 0, self.order[np.clip(rank, 0, max(n - 1, 0))], -1)
+        if self.times is not None and self.times.shape == (n,):
+            otime = np.where(frame >= 0, self.times[np.clip(frame, 0, max(n - 1, 0))], np.nan)
+        else:
+            otime = np.full(self.shape, np.nan)
+        out.update(onset_frame=frame, onset_rank=rank, onset_fraction=frac, onset_time=otime)
+        return out
+
+    def state(self) -> dict[str, np.ndarray]:
+        st = super().state()
+        st.update(bits=self.bits, total_frames=np.int64(self.total_frames),
+                  times=np.full(self.total_frames, np.nan) if self.times is None else self.times,
+                  has_times=np.bool_(self.times is not None))
+        return st
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray]) -> Self:
+        base = PersistenceAccumulator.from_state(state)
+        acc = cls(base.shape, base.dtype, int(state["total_frames"]), base.params,
+                  np.array(state["times"]) if bool(state["has_times"]) else None)
+        acc.hot, acc.dead, acc.valid, acc.n_frames = base.hot, base.dead, base.valid, base.n_frames
+        acc.bits = np.array(state["bits"], np.uint8)
+        return acc
+
+
+def make_onset_factory(times: np.ndarray | None):
+    """An accumulator factory for ``scan_stack(extra_accumulators=[...])`` with these times.
+
+    Use it *instead of* :func:`~badpix.stats.persistence.persistence_factory`:
+    the onset accumulator also returns the persistence fractions.
+
+    >>> from badpix.stats.onset import make_onset_factory      # doctest: +SKIP
+    >>> f = make_onset_factory(stack.reader.frame_times())      # doctest: +SKIP
+    >>> result = scan_stack(stack, extra_accumulators=[f])      # doctest: +SKIP
+    """
+
+    def onset_factory(shape: tuple[int, int], dtype: np.dtype, n_frames: int,
+                      params: Any) -> OnsetAccumulator:
+        return OnsetAccumulator(shape, dtype, n_frames, PersistenceParams.from_params(params),
+                                times)
+
+    return onset_factory
