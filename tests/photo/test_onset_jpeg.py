@@ -15,6 +15,7 @@ from badpix.detect.localize import localize
 from badpix.detect.persistent import persistent
 from badpix.engine.local import scan_stack
 from badpix.stats.onset import capture_order, make_onset_factory
+from badpix.timefmt import parse_time
 
 from ._photo_synth import smooth_scene, write_jpeg
 
@@ -91,3 +92,30 @@ def test_onset_within_one_frame_and_localised(jpeg_series, tmp_path):
     assert all(r.total == 1 for r in rows if r.when.timestamp() >= first)
     assert main(["timeline", str(out)]) == 0
     assert (out / "timeline.png").stat().st_size > 1000
+
+
+def test_cli_scan_export_and_timeline_on_real_scan_folder(jpeg_series, tmp_path, capsys):
+    """`badpix scan` on photos turns on persistence+onset by itself; the export carries onsets."""
+    d, times, onset = jpeg_series
+    out = tmp_path / "scan"
+    assert main(["scan", str(d), "-o", str(out), "-q"]) == 0
+    with open(out / "defects.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    hot_rows = [r for r in rows if (int(r["row"]), int(r["col"])) == HOT]
+    assert hot_rows and all("persistent" in r["classes"] for r in hot_rows)
+    assert all(float(r["loc_confidence"]) > 1 for r in hot_rows)
+    # JPEG smear is localised: nothing flagged persistent next to the hot pixel
+    near = [r for r in rows if "persistent" in r["classes"]
+            and 0 < max(abs(int(r["row"]) - HOT[0]), abs(int(r["col"]) - HOT[1])) <= 8]
+    assert near == []
+    onset_time = min(parse_time(r["onset_time"]).timestamp() for r in hot_rows)
+    assert abs(np.searchsorted(times, onset_time) - onset) <= 1
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["onset"]["order"] == "capture" and len(summary["onset"]["frame_times"]) == 20
+    assert main(["export-badpixels", str(out), "-o", str(tmp_path / "cam.badpixels"),
+                 "--classes", "persistent"]) == 0
+    lines = [ln.split() for ln in (tmp_path / "cam.badpixels").read_text().splitlines()
+             if not ln.startswith("#")]
+    assert [HOT[1], HOT[0], int(onset_time)] in [[int(v) for v in ln] for ln in lines]
+    assert main(["timeline", str(out)]) == 0
+    assert "2022" in capsys.readouterr().out

@@ -98,9 +98,10 @@ def export_badpixels_command(
     scan_dir: Path = typer.Argument(..., help="Scan output folder (or a mask file)."),
     output: Path = typer.Option(..., "--output", "-o", help="Output .badpixels file."),
     classes: str = typer.Option(None, "--classes", help="Defect classes (default: all)."),
-    timestamp: int = typer.Option(0, "--timestamp",
-                                  help="Unix time from which dcraw applies the map "
-                                       "(0 = every photo)."),
+    timestamp: int = typer.Option(None, "--timestamp",
+                                  help="Unix time from which dcraw applies the map (0 = every "
+                                       "photo; default: each pixel's onset from a photo scan, "
+                                       "else 0)."),
     shape: str = typer.Option(None, "--shape",
                               help="ROWSxCOLS of the frames when SCAN_DIR is a mask file."),
     quiet: bool = QuietOption,
@@ -124,9 +125,34 @@ def export_badpixels_command(
     else:
         frame_shape = _mask_file_shape(scan_dir)
     mask = load_mask(scan_dir, frame_shape, classes)
+    if timestamp is None:
+        timestamp = _onset_timestamps(scan_dir, frame_shape) if scan_dir.is_dir() else 0
     n = write_badpixels(output, mask, timestamp=timestamp,
                         comment=f"badpix export-badpixels {scan_dir} classes={classes or 'all'}")
     info(f"wrote {n} bad pixels to {output}", quiet)
+
+
+def _onset_timestamps(scan_dir: Path, frame_shape: tuple[int, int, int]):
+    """Per-pixel onset times (s since 1970, NaN: none) from a photo scan's defects.csv, or 0."""
+    import csv
+
+    import numpy as np
+
+    from ..timefmt import parse_time
+
+    path = scan_dir / "defects.csv"
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        if "onset_time" not in (reader.fieldnames or []):
+            return 0
+        stamps = np.full(frame_shape[:2], np.nan)
+        for row in reader:
+            when = parse_time(row["onset_time"])
+            if when is not None:
+                r, c = int(row["row"]), int(row["col"])
+                # several bands (colour planes) may list one photosite: the earliest wins
+                stamps[r, c] = np.fmin(stamps[r, c], when.timestamp())
+    return stamps
 
 
 def _mask_file_shape(path: Path) -> tuple[int, int, int]:

@@ -28,23 +28,44 @@ from ..errors import InputError, ParameterError
 from .atomic import atomic_path
 
 
-def write_badpixels(path: str | os.PathLike, mask: np.ndarray, timestamp: int = 0,
-                    comment: str | None = None) -> int:
+def write_badpixels(path: str | os.PathLike, mask: np.ndarray,
+                    timestamp: int | np.ndarray = 0, comment: str | None = None) -> int:
     """Write the nonzero pixels of ``mask`` ((h, w), or (h, w, c) collapsed over channels)
-    atomically, sorted by row then column.  Returns the number of lines."""
+    atomically, sorted by row then column.  Returns the number of lines.
+
+    ``timestamp`` is one Unix time for every pixel, or an ``(h, w)`` array of them
+    (e.g. each pixel's onset; NaN or negative -> 0, "always").
+
+    >>> import numpy as np, tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "cam.badpixels"
+    >>> m = np.zeros((4, 5), bool); m[1, 3] = m[2, 0] = True
+    >>> ts = np.full((4, 5), np.nan); ts[2, 0] = 1683356889.0
+    >>> write_badpixels(p, m, ts)
+    2
+    >>> p.read_text().splitlines()[-2:]
+    ['3 1 0', '0 2 1683356889']
+    """
     m = np.asarray(mask) != 0
     if m.ndim == 3:
         m = m.any(axis=2)
     if m.ndim != 2:
         raise ParameterError(f"{path}: mask must be 2-D or 3-D, not shape {m.shape}")
-    if timestamp < 0:
-        raise ParameterError(f"--timestamp must be >= 0, got {timestamp}")
     rows, cols = np.nonzero(m)
+    if np.ndim(timestamp) == 0:
+        if timestamp < 0:
+            raise ParameterError(f"--timestamp must be >= 0, got {timestamp}")
+        stamps = np.full(rows.size, int(timestamp), np.int64)
+    else:
+        ts = np.asarray(timestamp, np.float64)
+        if ts.shape != m.shape:
+            raise ParameterError(f"{path}: timestamps are {ts.shape} but the mask is {m.shape}")
+        stamps = np.nan_to_num(ts[rows, cols], nan=0.0).clip(0).astype(np.int64)
     header = [f"# {line}" for line in (comment or "").splitlines()]
     header.append(f"# {rows.size} bad pixels of a {m.shape[1]}x{m.shape[0]} frame; "
                   "0-based full-frame coordinates")
     header.append("# col row unixtime")
-    body = [f"{c} {r} {timestamp}" for r, c in zip(rows.tolist(), cols.tolist(), strict=True)]
+    body = [f"{c} {r} {t}" for r, c, t in zip(rows.tolist(), cols.tolist(), stamps.tolist(),
+                                              strict=True)]
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(header + body) + "\n")
     return int(rows.size)
