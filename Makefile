@@ -24,8 +24,10 @@ test: $(BIN)/python
 lint: $(BIN)/python
 	$(BIN)/ruff check src tests benchmarks
 
-bench: install
-	$(BIN)/python benchmarks/run_all.py
+# BENCH_ARGS=--quick for minutes instead of an hour; dcnum (peer) is the background baseline
+bench: $(BIN)/python
+	$(BIN)/python -m pip install -q -e ".[test,peer]"
+	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

@@ -38,9 +38,9 @@ def make_frames(folder: Path, n: int, shape: tuple[int, int]) -> None:
 
 def child(mode: str, folder: str, out: str, memory_limit: str | None) -> None:
     from badpix import open_stack
+    from badpix.cli.scan import parse_size
     from badpix.engine import scan_stack
     from badpix.io.scandir import write_scan_dir
-    from badpix.cli.scan import parse_size
 
     stack = open_stack(folder)
     t0 = time.perf_counter()

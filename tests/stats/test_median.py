@@ -1,0 +1,94 @@
+"""Exact temporal median, in memory and through the on-disk tile store."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from badpix.errors import ParameterError
+from badpix.stats import MedianCollector, temporal_median
+
+
+def _nanmedian(frames: np.ndarray) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pixels
+        return np.nanmedian(frames.astype(np.float64), axis=0)
+
+
+def _frames(dtype, n: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if np.dtype(dtype).kind == "f":
+        x = rng.normal(0.0, 1e3, (n, 7, 9, 2)).astype(dtype)
+        x[rng.random(x.shape) < 0.3] = np.nan
+        x[:, 0, 0] = np.nan  # a pixel without any value
+        x[:, 1, 1] = -np.inf
+        x[: n // 2, 1, 2] = np.inf
+    else:
+        info = np.iinfo(dtype)
+        x = rng.integers(info.min, info.max, (n, 7, 9, 2), dtype=dtype, endpoint=True)
+        x[:, 0, :, :] = x[:, 0, :, :] % 3  # many ties
+    return x[..., 1]  # strided band view
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.float32, np.float64])
+@pytest.mark.parametrize("n", [1, 2, 5, 6, 41])
+def test_temporal_median_equals_nanmedian(dtype, n):
+    x = _frames(dtype, n, seed=n)
+    assert np.array_equal(temporal_median(x), _nanmedian(x), equal_nan=True)
+
+
+def test_temporal_median_even_count_after_nan_and_empty():
+    x = np.array([1.0, np.nan, 4.0, 2.0, np.nan, 3.0]).reshape(6, 1, 1)
+    assert temporal_median(x)[0, 0] == 2.5
+    assert np.isnan(temporal_median(np.zeros((0, 2, 2)))).all()
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.float32])
+@pytest.mark.parametrize("block", [1, 4, 16])
+def test_collector_spill_matches_in_memory(tmp_path, dtype, block):
+    x = _frames(dtype, 23, seed=7)
+    n, h, w = x.shape
+    ref = _nanmedian(x)
+    # a limit of ~2 rows of all frames: several tiles, the last one shorter
+    limit = 2 * n * w * x.dtype.itemsize + 1
+    mc = MedianCollector((h, w), dtype, n, memory_limit=limit, workdir=tmp_path)
+    assert mc.spilled and mc.tile_rows == 2 and mc.path.parent.parent == tmp_path
+    for s in range(0, n, block):
+        mc.update(x[s:s + block])
+    assert mc.path.stat().st_size == x.nbytes  # each frame written once
+    assert np.array_equal(mc.finalize(), ref, equal_nan=True)
+    assert list(tmp_path.iterdir()) == []
+
+    mem = MedianCollector((h, w), dtype, n, workdir=tmp_path)
+    assert not mem.spilled and mem.path is None
+    for s in range(0, n, block):
+        mem.update(x[s:s + block])
+    assert np.array_equal(mem.finalize(), ref, equal_nan=True)
+
+
+def test_collector_fewer_frames_and_cleanup_on_error(tmp_path):
+    x = _frames(np.uint16, 10, seed=3)
+    mc = MedianCollector(x.shape[1:], np.uint16, 12, memory_limit=1, workdir=tmp_path)
+    mc.update(x[:6]).update(x[6:])
+    assert np.array_equal(mc.finalize(), np.median(x.astype(np.float64), axis=0))
+    with MedianCollector(x.shape[1:], np.uint16, 10, memory_limit=1, workdir=tmp_path) as bad:
+        bad.update(x[:4])
+        with pytest.raises(ParameterError):
+            bad.update(x[:, :3])
+        with pytest.raises(ParameterError):
+            bad.update(np.concatenate([x, x])[:7])
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ZeroDivisionError), \
+            MedianCollector(x.shape[1:], np.uint16, 10, memory_limit=1, workdir=tmp_path) as mc2:
+        mc2.update(x[:2])
+        _ = 1 / 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_big_endian_and_dtype_mismatch():
+    x = np.arange(24, dtype=">u2").reshape(4, 2, 3)
+    assert np.array_equal(temporal_median(x), np.median(x.astype(np.float64), axis=0))
+    with pytest.raises(ParameterError):
+        MedianCollector((2, 3), np.uint16, 4).update(x.astype(np.float32))

@@ -1,0 +1,95 @@
+"""Local median / mean / variance against scipy.ndimage."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+from badpix.errors import ParameterError
+from badpix.stats import local_mean, local_median, local_std, local_variance
+from badpix.stats.spatial import selection_network
+
+MODES = ["reflect", "nearest", "mirror", "constant", "wrap"]
+
+
+@pytest.mark.parametrize("n", [1, 2, 9, 16, 25, 49, 64])
+def test_selection_network_selects_the_rank(n):
+    rng = np.random.default_rng(n)
+    pairs = selection_network(n, n // 2)
+    a = rng.integers(0, 5, (200, n)).astype(np.float64)  # ties included
+    b = a.copy()
+    for i, j in pairs:
+        lo = np.minimum(b[:, i], b[:, j])
+        b[:, j] = np.maximum(b[:, i], b[:, j])
+        b[:, i] = lo
+    assert np.array_equal(b[:, n // 2], np.sort(a, axis=1)[:, n // 2])
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 5, (3, 5), 7, 9])
+def test_local_median_equals_scipy(mode, size):
+    rng = np.random.default_rng(11)
+    img = rng.integers(0, 300, (29, 34)).astype(np.uint16)  # ties
+    assert np.array_equal(local_median(img, size, mode), ndi.median_filter(img, size, mode=mode))
+    f = rng.normal(size=(23, 31))
+    assert np.array_equal(local_median(f, size, mode), ndi.median_filter(f, size, mode=mode))
+
+
+def _nan_rank_median(values: np.ndarray) -> float:
+    v = np.sort(values[~np.isnan(values)])
+    return v[len(v) // 2] if len(v) else np.nan
+
+
+@pytest.mark.parametrize("size", [3, (2, 4), 9])
+def test_local_median_ignores_nan(size):
+    rng = np.random.default_rng(12)
+    img = rng.normal(size=(24, 27))
+    img[rng.random(img.shape) < 0.25] = np.nan
+    img[:6, :6] = np.nan
+    ref = ndi.generic_filter(img, _nan_rank_median, size=size, mode="reflect")
+    assert np.array_equal(local_median(img, size), ref, equal_nan=True)
+    assert np.isnan(local_median(img, 3)[2, 2])
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("size", [2, 3, (3, 5), 5])
+def test_local_variance_matches_generic_filter(mode, size):
+    rng = np.random.default_rng(13)
+    for img in (rng.normal(100.0, 3.0, (26, 30)),
+                rng.normal(62000, 40, (26, 30)).astype(np.uint16)):  # large mean
+        f = img.astype(np.float64)
+        ref = ndi.generic_filter(f, np.var, size=size, mode=mode)
+        np.testing.assert_allclose(local_variance(img, size, mode), ref, rtol=1e-9, atol=0)
+        np.testing.assert_allclose(local_std(img, size, mode), np.sqrt(ref), rtol=1e-9, atol=0)
+        np.testing.assert_allclose(local_mean(img, size, mode),
+                                   ndi.generic_filter(f, np.mean, size=size, mode=mode),
+                                   rtol=1e-12, atol=0)
+
+
+def test_local_variance_nan_aware_and_flat():
+    rng = np.random.default_rng(14)
+    img = rng.normal(5.0, 2.0, (20, 22))
+    img[rng.random(img.shape) < 0.2] = np.nan
+    img[:5, :5] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows
+        ref_v = ndi.generic_filter(img, np.nanvar, size=3, mode="nearest")
+        ref_m = ndi.generic_filter(img, np.nanmean, size=3, mode="nearest")
+    got_v = local_variance(img, 3, "nearest")
+    assert np.array_equal(np.isnan(got_v), np.isnan(ref_v)) and np.isnan(got_v[1, 1])
+    np.testing.assert_allclose(got_v, ref_v, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(local_mean(img, 3, "nearest"), ref_m, rtol=1e-12)
+    flat = np.full((8, 9), 40000, np.uint16)
+    assert (local_variance(flat, 3) == 0).all()
+
+
+def test_bad_arguments():
+    with pytest.raises(ParameterError):
+        local_median(np.zeros((3, 3)), 3, mode="bogus")
+    with pytest.raises(ParameterError):
+        local_variance(np.zeros((3, 3, 3)))
+    with pytest.raises(ParameterError):
+        local_mean(np.zeros((3, 3)), 0)
