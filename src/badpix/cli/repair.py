@@ -141,6 +141,8 @@ def _onset_timestamps(scan_dir: Path, frame_shape: tuple[int, int, int]):
     from ..timefmt import parse_time
 
     path = scan_dir / "defects.csv"
+    if not path.is_file():
+        return 0
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
         if "onset_time" not in (reader.fieldnames or []):
