@@ -128,3 +128,27 @@ def test_cli(tmp_path, capsys):
                  "-k", "3", "--frac-cleansing", "1"]) == 0
     with h5py.File(tmp_path / "n.rtdc", "r") as h5:
         assert "bg_off" not in h5["events"]
+
+
+def test_external_links_in_rtdc_are_refused(tmp_path, capsys):
+    """The background command reads HDF5 through the safe reader: no link out of the file."""
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    with h5py.File(outside / "secret.h5", "w") as f:
+        f["time"] = np.arange(10, dtype=float)
+        f["image"] = np.zeros((10, 8, 8), np.uint8)
+    inside = tmp_path / "run"
+    inside.mkdir()
+    with h5py.File(inside / "a.rtdc", "w") as f:
+        f["events/image"] = h5py.ExternalLink(str(outside / "secret.h5"), "/image")
+    code = main(["background", str(inside / "a.rtdc"), "-o", str(tmp_path / "bg.rtdc"), "-q"])
+    err = capsys.readouterr().err
+    assert code == 2 and "external link" in err and "Traceback" not in err
+    assert not (tmp_path / "bg.rtdc").exists()
+    with h5py.File(inside / "b.rtdc", "w") as f:
+        f["events/image"] = np.zeros((10, 8, 8), np.uint8)
+        f["events/time"] = h5py.ExternalLink(str(outside / "secret.h5"), "/time")
+    code = main(["background", str(inside / "b.rtdc"), "-o", str(tmp_path / "bg2.rtdc"), "-q",
+                 "--kernel-size", "4"])
+    err = capsys.readouterr().err
+    assert code == 2 and "external link" in err

@@ -23,7 +23,7 @@ from .output import dcnum_ppid, write_folder, write_rtdc
 from .result import BackgroundResult
 from .rolling import rolling_median_background
 from .sparse import BackgroundWarning, sparse_median_background
-from .timing import frame_times, read_rtdc_meta
+from .timing import frame_times
 
 __all__ = [
     "METHODS",
@@ -33,7 +33,6 @@ __all__ = [
     "background_to_file",
     "dcnum_ppid",
     "frame_times",
-    "read_rtdc_meta",
     "rolling_median_background",
     "sparse_median_background",
     "write_folder",

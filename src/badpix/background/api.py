@@ -26,7 +26,7 @@ from .output import (
 )
 from .result import BackgroundResult
 from .rolling import check_rolling_params, rolling_image_count, rolling_median_background
-from .source import FrameSource, RtdcSource, open_source
+from .source import FrameSource, open_source
 from .sparse import check_sparse_params, sparse_median_background
 
 __all__ = ["METHODS", "background", "background_to_file"]
@@ -151,7 +151,7 @@ def background_to_file(
             raise ParameterError(f"-o: {output} is the input file; choose another output")
         if on_start is not None:
             on_start(src)
-        input_h5 = src.path if isinstance(src, RtdcSource) else None
+        input_h5 = getattr(src, "path", None)
         if method == "rolling":
             check_rolling_params(k, src.n_frames, src.label)
             result, written = _rolling_to_file(src, output, k, input_h5, compression,

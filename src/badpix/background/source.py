@@ -20,11 +20,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from .timing import RtdcMeta, read_rtdc_meta
+from .timing import RtdcMeta
 
-__all__ = ["ArraySource", "FrameSource", "RtdcSource", "StackSource", "as_source", "open_source"]
-
-HDF5_SUFFIXES = (".rtdc", ".h5", ".hdf5", ".hdf", ".nxs")
+__all__ = ["ArraySource", "FrameSource", "StackSource", "as_source", "open_source"]
 
 
 class FrameSource:
@@ -69,41 +67,6 @@ class ArraySource(FrameSource):
         return self.frames[start:stop]
 
 
-class RtdcSource(FrameSource):
-    """Frames of an ``.rtdc``/HDF5 dataset (default ``events/image``) read with h5py.
-
-    Reads land in the caller's buffer via ``read_direct`` (no per-block allocation).
-    """
-
-    def __init__(self, path: str | os.PathLike, dataset: str = "events/image"):
-        import h5py
-        import hdf5plugin  # noqa: F401 - Zstd filter of .rtdc files
-
-        self.path = Path(path)
-        self.label = os.fspath(path)
-        self.meta = read_rtdc_meta(path, dataset)
-        self._h5 = h5py.File(path, "r")
-        self._ds = self._h5[dataset]
-        if self._ds.ndim not in (3, 4):
-            raise InputError(path, f"dataset {dataset!r} has shape {self._ds.shape}, "
-                             "not (frames, rows, cols)")
-        self.n_frames = int(self._ds.shape[0])
-        self.frame_shape = tuple(int(s) for s in self._ds.shape[1:])
-        self.dtype = self._ds.dtype
-
-    def read(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
-        n = stop - start
-        if out is None:
-            out = np.empty((n, *self.frame_shape), self.dtype)
-        out = out[:n]
-        if n:
-            self._ds.read_direct(out, np.s_[start:stop], np.s_[0:n])
-        return out
-
-    def close(self) -> None:
-        self._h5.close()
-
-
 class StackSource(FrameSource):
     """Frames of any :class:`badpix.Stack` (folders, TIFF, ``.npy``, ...)."""
 
@@ -115,8 +78,21 @@ class StackSource(FrameSource):
         self.frame_shape = (h, w) if c == 1 else (h, w, c)
         self.dtype = np.dtype(reader.dtype)
         self.label = reader.describe()
-        self.times = reader.frame_times()
         self._hwc = (h, w, c)
+        #: the HDF5 file whose per-frame features the output may link back to
+        self.path: Path | None = None
+        if reader.format_name == "hdf5" and len(reader.paths) == 1:
+            # RT-DC timing: the time/frame features and the frame rate, exactly as stored
+            # (dcnum computes with their own dtypes), read through the safe HDF5 reader
+            self.path = Path(reader.paths[0])
+            self.meta = RtdcMeta(os.fspath(self.path), reader.dataset, self.n_frames,
+                                 times=reader.frame_feature("time"),
+                                 frame_numbers=reader.frame_feature("frame"),
+                                 attrs=dict(reader.attrs))
+            fr = reader.attrs.get("imaging:frame rate")
+            self.meta.frame_rate = None if fr is None else float(fr)
+        else:
+            self.times = reader.frame_times()
 
     def read(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
         n = stop - start
@@ -130,28 +106,11 @@ class StackSource(FrameSource):
         self.stack.reader.close()
 
 
-def _is_hdf5(path: Path) -> bool:
-    if path.suffix.lower() in HDF5_SUFFIXES:
-        return True
-    try:
-        with open(path, "rb") as f:
-            return f.read(8) == b"\x89HDF\r\n\x1a\n"
-    except OSError:
-        return False
-
-
 def open_source(source: str | os.PathLike, dataset: str | None = None) -> FrameSource:
-    """Open a path: ``.rtdc``/HDF5 files directly with h5py, anything else via ``open_stack``.
+    """Open any stack badpix reads (``.rtdc``/HDF5 with its time/frame metadata included).
 
     ``"file.h5:group/images"`` selects a dataset; the default is ``events/image``.
     """
-    from ..io.base import split_dataset_path
-
-    text, inner = split_dataset_path(os.fspath(source))
-    dataset = dataset or inner
-    path = Path(text)
-    if path.is_file() and _is_hdf5(path):
-        return RtdcSource(path, dataset or "events/image")
     from ..stack import open_stack
 
     return StackSource(open_stack(source, dataset=dataset))

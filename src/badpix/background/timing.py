@@ -12,7 +12,6 @@ The result always starts at 0.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +19,7 @@ import numpy as np
 
 from ..errors import InputError, ParameterError
 
-__all__ = ["RtdcMeta", "frame_times", "read_rtdc_meta"]
+__all__ = ["RtdcMeta", "frame_times"]
 
 
 def frame_times(
@@ -84,37 +83,3 @@ class RtdcMeta:
     attrs: dict[str, Any] = field(default_factory=dict)
 
 
-def read_rtdc_meta(path: str | os.PathLike, dataset: str = "events/image") -> RtdcMeta:
-    """Read the time/frame features and root attributes beside ``dataset``.
-
-    Sibling 1-D datasets ``time`` and ``frame`` of the image dataset are used
-    when their length matches the number of frames.
-    """
-    import h5py
-    import hdf5plugin  # noqa: F401 - registers the Zstd filter the .rtdc files use
-
-    path = os.fspath(path)
-    try:
-        with h5py.File(path, "r") as h5:
-            if dataset not in h5:
-                raise InputError(path, f"has no dataset {dataset!r}")
-            n = int(h5[dataset].shape[0])
-            group = h5[dataset].parent
-            attrs = {k: _plain(v) for k, v in h5.attrs.items()}
-            meta = RtdcMeta(path, dataset, n, attrs=attrs)
-            if "time" in group and group["time"].shape == (n,):
-                meta.times = group["time"][:]
-            if "frame" in group and group["frame"].shape == (n,):
-                meta.frame_numbers = group["frame"][:]
-            fr = attrs.get("imaging:frame rate")
-            if fr is not None:
-                meta.frame_rate = float(fr)
-            return meta
-    except OSError as exc:
-        raise InputError(path, f"cannot read as HDF5 ({exc})") from None
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    return value

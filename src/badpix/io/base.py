@@ -17,7 +17,7 @@ import glob
 import os
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -304,6 +304,58 @@ class FrameHeader:
     shape: tuple[int, ...]
     dtype: np.dtype
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def consistent_headers(
+    paths: Sequence[Path],
+    header_of: Callable[[Path], dict[str, Any]],
+    *,
+    skip_bad: bool,
+    skipped: list[SkippedFrame],
+    what: str,
+    same: Sequence[str] = ("shape", "dtype"),
+    check: Callable[[Path, dict[str, Any], Path, dict[str, Any]], None] | None = None,
+) -> list[tuple[Path, dict[str, Any]]]:
+    """Read every file's header; keep the files that agree with the first one.
+
+    ``header_of(path)`` returns a dict (raising :class:`InputError` subclasses
+    for unreadable files) holding at least the keys in ``same``; a file whose
+    values differ raises :class:`FrameMismatchError` naming it and both values
+    (``check(path, header, first_path, first_header)`` may add further tests).
+    With ``skip_bad`` such files are left out and appended to ``skipped``.
+
+    >>> hs = {"a.npy": {"shape": (2, 3)}, "b.npy": {"shape": (2, 4)}}
+    >>> skipped = []
+    >>> good = consistent_headers([Path("a.npy"), Path("b.npy")], lambda p: hs[p.name],
+    ...                           skip_bad=True, skipped=skipped, what=".npy frames",
+    ...                           same=("shape",))
+    >>> [p.name for p, _ in good], skipped[0].reason
+    (['a.npy'], "shape (2, 4) differs from the first frame's (2, 3) (a.npy)")
+    """
+    from ..errors import FrameMismatchError
+
+    good: list[tuple[Path, dict[str, Any]]] = []
+    for p in paths:
+        try:
+            header = header_of(p)
+            if good:
+                first_path, first = good[0]
+                for k in same:
+                    if header[k] != first[k]:
+                        raise FrameMismatchError(
+                            p, f"{k} {header[k]} differs from the first frame's {first[k]} "
+                            f"({first_path.name})")
+                if check is not None:
+                    check(p, header, first_path, first)
+        except InputError as exc:
+            if not skip_bad:
+                raise
+            skipped.append(SkippedFrame(p.name, exc.problem))
+            continue
+        good.append((p, header))
+    if not good:
+        raise InputError(paths[0].parent if paths else None, f"no readable {what}")
+    return good
 
 
 def as_hwc(shape: tuple[int, ...]) -> tuple[int, int, int]:

@@ -25,8 +25,8 @@ from ..errors import DecodeError, FrameMismatchError, InputError
 from .base import (
     GeoRef,
     Reader,
-    SkippedFrame,
     check_allocation,
+    consistent_headers,
     default_channel_names,
     register_reader,
 )
@@ -133,48 +133,37 @@ class GeoTiffReader(Reader):
     def __init__(self, paths: Sequence[Path], dataset: str | None = None,
                  skip_bad: bool = False, **_: Any):
         super().__init__()
-        good: list[Path] = []
-        first: dict[str, Any] | None = None
-        for p in paths:
+        checked: list[bool] = []
+
+        def header(p: Path) -> dict[str, Any]:
+            ds = _open(p)
             try:
-                ds = _open(p)
-                try:
-                    dtypes = set(ds.dtypes)
-                    if len(dtypes) != 1:
-                        raise DecodeError(p, f"bands have different types {sorted(dtypes)}")
-                    dtype = np.dtype(ds.dtypes[0])
-                    if dtype.kind not in "uif":
-                        raise DecodeError(p, f"unsupported raster type {dtype}")
-                    shape = (ds.height, ds.width, ds.count)
-                    georef = _georef(ds)
-                    nodata = _nodata(ds)
-                    descriptions = tuple(ds.descriptions)
-                    tags = ds.tags()
-                finally:
-                    ds.close()
-                if first is None:
-                    check_allocation(int(np.prod(shape)) * dtype.itemsize, "one frame", p)
-                    first = {"shape": shape, "dtype": dtype, "georef": georef,
-                             "nodata": nodata, "descriptions": descriptions, "tags": tags,
-                             "path": p}
-                elif (shape, dtype) != (first["shape"], first["dtype"]):
-                    raise FrameMismatchError(
-                        p, f"shape {shape} {dtype} differs from the first frame's "
-                        f"{first['shape']} {first['dtype']} ({first['path'].name})")
-                elif not _same_georef(georef, first["georef"]):
-                    raise FrameMismatchError(
-                        p, f"georeferencing differs from the first frame's "
-                        f"({first['path'].name}): CRS/transform {_brief(georef)} vs "
-                        f"{_brief(first['georef'])}")
-            except InputError as exc:
-                if not skip_bad:
-                    raise
-                self.skipped.append(SkippedFrame(p.name, exc.problem))
-                continue
-            good.append(p)
-        if first is None:
-            raise InputError(paths[0].parent if paths else None, "no readable GeoTIFF frames")
-        self.paths = good
+                dtypes = set(ds.dtypes)
+                if len(dtypes) != 1:
+                    raise DecodeError(p, f"bands have different types {sorted(dtypes)}")
+                dtype = np.dtype(ds.dtypes[0])
+                if dtype.kind not in "uif":
+                    raise DecodeError(p, f"unsupported raster type {dtype}")
+                h = {"shape": (ds.height, ds.width, ds.count), "dtype": dtype,
+                     "georef": _georef(ds), "nodata": _nodata(ds),
+                     "descriptions": tuple(ds.descriptions), "tags": ds.tags()}
+            finally:
+                ds.close()
+            if not checked:  # the first frame's size bounds every later one
+                check_allocation(int(np.prod(h["shape"])) * dtype.itemsize, "one frame", p)
+                checked.append(True)
+            return h
+
+        def same_georef(p: Path, h: dict, first_path: Path, first: dict) -> None:
+            if not _same_georef(h["georef"], first["georef"]):
+                raise FrameMismatchError(
+                    p, f"georeferencing differs from the first frame's ({first_path.name}): "
+                    f"CRS/transform {_brief(h['georef'])} vs {_brief(first['georef'])}")
+
+        good = consistent_headers(paths, header, skip_bad=skip_bad, skipped=self.skipped,
+                                  what="GeoTIFF frames", check=same_georef)
+        self.paths = [p for p, _ in good]
+        first = good[0][1]
         self.n_frames = len(good)
         self.frame_shape = first["shape"]
         self.dtype = first["dtype"]

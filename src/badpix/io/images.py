@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DecodeError, FrameMismatchError, InputError
-from .base import Reader, SkippedFrame, check_allocation, register_reader
+from ..errors import DecodeError, InputError
+from .base import Reader, check_allocation, consistent_headers, register_reader
 
 __all__ = ["ImageFramesReader", "exif_datetime_to_epoch", "estimate_jpeg_quality"]
 
@@ -209,44 +209,31 @@ class ImageFramesReader(Reader):
     def __init__(self, paths: Sequence[Path], dataset: str | None = None,
                  skip_bad: bool = False, **_: Any):
         super().__init__()
-        good: list[Path] = []
-        self._modes: list[str] = []
-        self._png16: list[bool] = []
-        self.frame_dates: list[str | None] = []
-        self._epochs: list[float | None] = []
-        first: tuple[tuple[int, int, int], np.dtype, Path] | None = None
-        alpha = False
-        for p in paths:
-            try:
-                shape, dtype, mode, png16, dropped, info = self._header(p)
-                if first is None:
-                    check_allocation(int(np.prod(shape)) * dtype.itemsize, "one frame", p)
-                    first = (shape, dtype, p)
-                elif (shape, dtype) != first[:2]:
-                    raise FrameMismatchError(
-                        p, f"shape {shape} {dtype} differs from the first frame's "
-                        f"{first[0]} {first[1]} ({first[2].name})")
-            except InputError as exc:
-                if not skip_bad:
-                    raise
-                self.skipped.append(SkippedFrame(p.name, exc.problem))
-                continue
-            good.append(p)
-            self._modes.append(mode)
-            self._png16.append(png16)
-            alpha = alpha or dropped
-            self.frame_dates.append(info.get("date"))
-            self._epochs.append(info.get("epoch"))
-            if len(good) == 1:
-                for key in ("format", "jpeg_quality", "dpi"):
-                    if key in info:
-                        self.attrs[key] = info[key]
-        if first is None:
-            raise InputError(paths[0].parent if paths else None, "no readable image frames")
-        self.paths = good
+        checked: list[bool] = []
+
+        def header(p: Path) -> dict:
+            shape, dtype, mode, png16, dropped, info = self._header(p)
+            if not checked:  # the first frame's size bounds every later one
+                check_allocation(int(np.prod(shape)) * dtype.itemsize, "one frame", p)
+                checked.append(True)
+            return {"shape": shape, "dtype": dtype, "mode": mode, "png16": png16,
+                    "dropped": dropped, "info": info}
+
+        good = consistent_headers(paths, header, skip_bad=skip_bad, skipped=self.skipped,
+                                  what="image frames")
+        self.paths = [p for p, _ in good]
+        self._modes = [h["mode"] for _, h in good]
+        self._png16 = [h["png16"] for _, h in good]
+        self.frame_dates: list[str | None] = [h["info"].get("date") for _, h in good]
+        self._epochs: list[float | None] = [h["info"].get("epoch") for _, h in good]
+        first = good[0][1]
+        for key in ("format", "jpeg_quality", "dpi"):
+            if key in first["info"]:
+                self.attrs[key] = first["info"][key]
+        alpha = any(h["dropped"] for _, h in good)
         self.n_frames = len(good)
-        self.frame_shape = first[0]
-        self.dtype = first[1]
+        self.frame_shape = first["shape"]
+        self.dtype = first["dtype"]
         self.channel_names = ("R", "G", "B") if self.frame_shape[2] == 3 else ("ch0",)
         self.georef = None
         if alpha:

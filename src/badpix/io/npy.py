@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DecodeError, FrameMismatchError, InputError
+from ..errors import DecodeError, InputError
 from .base import (
     Reader,
-    SkippedFrame,
     as_hwc,
     check_allocation,
+    consistent_headers,
     default_channel_names,
     register_reader,
 )
@@ -95,33 +95,21 @@ class NpyFramesReader(Reader):
 
     def __init__(self, paths: Sequence[Path], skip_bad: bool = False, **_: object):
         super().__init__()
-        good: list[Path] = []
-        self._headers: list[tuple[bool, int, np.dtype]] = []
-        first: tuple[tuple[int, ...], np.dtype] | None = None
-        for p in paths:
-            try:
-                shape, dtype, fortran, offset = read_npy_header(p)
-                if len(shape) not in (2, 3):
-                    raise DecodeError(p, f"frame must be 2-D or 3-D, file holds shape {shape}")
-                if first is None:
-                    first = (shape, dtype)
-                elif (shape, dtype) != first:
-                    raise FrameMismatchError(
-                        p, f"shape {shape} {dtype} differs from the first frame's "
-                        f"{first[0]} {first[1]} ({good[0].name})")
-            except InputError as exc:
-                if not skip_bad:
-                    raise
-                self.skipped.append(SkippedFrame(p.name, exc.problem))
-                continue
-            good.append(p)
-            self._headers.append((fortran, offset, dtype))
-        if first is None:
-            raise InputError(paths[0].parent if paths else None, "no readable .npy frames")
-        self.paths = good
+
+        def header(p: Path) -> dict:
+            shape, dtype, fortran, offset = read_npy_header(p)
+            if len(shape) not in (2, 3):
+                raise DecodeError(p, f"frame must be 2-D or 3-D, file holds shape {shape}")
+            return {"shape": shape, "dtype": dtype, "fortran": fortran, "offset": offset}
+
+        good = consistent_headers(paths, header, skip_bad=skip_bad, skipped=self.skipped,
+                                  what=".npy frames")
+        self.paths = [p for p, _ in good]
+        self._headers = [(h["fortran"], h["offset"], h["dtype"]) for _, h in good]
+        first = good[0][1]
         self.n_frames = len(good)
-        self.frame_shape = as_hwc(first[0])
-        self.dtype = np.dtype(first[1]).newbyteorder("=")
+        self.frame_shape = as_hwc(first["shape"])
+        self.dtype = np.dtype(first["dtype"]).newbyteorder("=")
         self.channel_names = default_channel_names(self.frame_shape[2])
 
     def read_frame(self, index: int, out: np.ndarray) -> None:

@@ -39,7 +39,7 @@ import numpy as np
 
 from ..errors import DecodeError, FrameMismatchError, InputError, LayoutError
 from ..layout import Band, Layout
-from .base import Reader, SkippedFrame, register_reader
+from .base import Reader, consistent_headers, register_reader
 
 __all__ = ["RawReader", "RAW_SUFFIXES", "bayer_layout", "cfa_layout", "exif_capture_time",
            "parse_exif_datetime"]
@@ -291,28 +291,10 @@ class RawReader(Reader):
     def __init__(self, paths: Sequence[Path], skip_bad: bool = False, **_: object):
         super().__init__()
         rawpy = _rawpy()
-        good: list[Path] = []
-        first: dict | None = None
-        for p in paths:
-            try:
-                info = self._header(rawpy, p)
-                if first is None:
-                    first = info
-                else:
-                    for key in ("shape", "cfa"):
-                        if info[key] != first[key]:
-                            raise FrameMismatchError(
-                                p, f"{key} {info[key]} differs from the first frame's "
-                                f"{first[key]} ({good[0].name})")
-            except InputError as exc:
-                if not skip_bad:
-                    raise
-                self.skipped.append(SkippedFrame(p.name, exc.problem))
-                continue
-            good.append(p)
-        if first is None:
-            raise InputError(paths[0].parent if paths else None, "no readable raw files")
-        self.paths = good
+        good = consistent_headers(paths, lambda p: self._header(rawpy, p), skip_bad=skip_bad,
+                                  skipped=self.skipped, what="raw files", same=("shape", "cfa"))
+        self.paths = [p for p, _ in good]
+        first = good[0][1]
         self.n_frames = len(good)
         self.frame_shape = (*first["shape"], 1)
         self.dtype = np.dtype(np.uint16)
