@@ -139,18 +139,20 @@ def main() -> None:
     frame_bytes = H * W * 2
     try:
         n_big = int(args.size_gb * 1e9 // frame_bytes)
-        t = time.perf_counter()
-        write_frames(root / "big", n_big, 1)
-        print(f"wrote {n_big} frames ({n_big * frame_bytes / 1e9:.2f} GB) in "
-              f"{time.perf_counter() - t:.1f} s", flush=True)
-        mem = bench_memory(root / "big", n_big, args.memory_limit, root / "scan_big")
-        gb = n_big * frame_bytes / 1e9
-        print(f"\n[1] badpix scan {gb:.2f} GB uint16 ({n_big} x {H}x{W}), --memory-limit "
-              f"{args.memory_limit}, median included: {mem['wall']:.1f} s wall, "
-              f"{n_big / mem['wall']:.1f} frames/s, {gb / mem['wall']:.2f} GB/s; "
-              f"peak RSS {mem['peak_rss'] / 2**30:.2f} GiB", flush=True)
-        shutil.rmtree(root / "big")
-        shutil.rmtree(root / "scan_big", ignore_errors=True)
+        if n_big:  # --size-gb 0 skips the memory-bound scan
+            t = time.perf_counter()
+            write_frames(root / "big", n_big, 1)
+            print(f"wrote {n_big} frames ({n_big * frame_bytes / 1e9:.2f} GB) in "
+                  f"{time.perf_counter() - t:.1f} s", flush=True)
+            mem = bench_memory(root / "big", n_big, args.memory_limit, root / "scan_big")
+            gb = n_big * frame_bytes / 1e9
+            print(f"\n[1] badpix scan {gb:.2f} GB uint16 ({n_big} x {H}x{W}), --memory-limit "
+                  f"{args.memory_limit}, median included: {mem['wall']:.1f} s wall, "
+                  f"{n_big / mem['wall']:.1f} frames/s, {gb / mem['wall']:.2f} GB/s; "
+                  f"peak RSS {mem['peak_rss'] / 2**30:.2f} GiB", flush=True)
+            shutil.rmtree(root / "big")
+            shutil.rmtree(root / "scan_big", ignore_errors=True)
+
 
         n_scale = int(args.scale_gb * 1e9 // frame_bytes)
         write_frames(root / "scale", n_scale, 2)
@@ -164,11 +166,12 @@ def main() -> None:
             print(f"    {k:34s} {v:7.2f} fr/s ({v / one[0]:.2f}x)   {e:9.2f} fr/s ({e / one[1]:.2f}x)")
         shutil.rmtree(root / "scale")
 
-        med = bench_median(args.median_frames, args.median_size)
-        print(f"\n[3] exact median, {args.median_frames} x {args.median_size}^2 uint16 "
-              f"({med['bytes'] / 1e6:.0f} MB), identical values:")
-        for k in ("np.median", "temporal_median", "tiled_median (disk, 64 MiB)"):
-            print(f"    {k:30s} {med[k]:7.2f} s   ({med['np.median'] / med[k]:.1f}x np.median)")
+        if args.median_frames:  # --median-frames 0 skips the median comparison
+            med = bench_median(args.median_frames, args.median_size)
+            print(f"\n[3] exact median, {args.median_frames} x {args.median_size}^2 uint16 "
+                  f"({med['bytes'] / 1e6:.0f} MB), identical values:")
+            for k in ("np.median", "temporal_median", "tiled_median (disk, 64 MiB)"):
+                print(f"    {k:30s} {med[k]:7.2f} s   ({med['np.median'] / med[k]:.1f}x np.median)")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

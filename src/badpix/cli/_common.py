@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from collections.abc import Callable, Iterator
 
 import click
@@ -85,24 +84,4 @@ def info(message: str, quiet: bool = False) -> None:
         console.print(message, soft_wrap=True)
 
 
-class Timer:
-    """Wall-clock timings of named phases, for summaries."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-
-    @contextlib.contextmanager
-    def phase(self, name: str) -> Iterator[None]:
-        t0 = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
-
-
-def die(message: str) -> None:
-    """Report a user error from inside a command (exit code 2)."""
-    raise BadpixError(message)
-
-
-__all__ = ["QuietOption", "Timer", "console", "die", "frame_progress", "info", "out", "run_app"]
+__all__ = ["QuietOption", "console", "frame_progress", "info", "out", "run_app"]

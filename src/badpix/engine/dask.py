@@ -163,13 +163,27 @@ def _median_task(path: str, shape: tuple[int, int], dtype: str, runs: list[tuple
 
 # ----------------------------------------------------------------------------- client side
 
-def default_frames_per_task(n_frames: int, frame_nbytes: int, block: int, nthreads: int) -> int:
-    """About four tasks per Dask thread (load balance), whole blocks, at most 2 GiB each.
+#: bytes of accumulator state per band pixel (uint16: sums 8 + 16, min/max 4; float: 40)
+STATE_BYTES_PER_PIXEL = 40
+
+
+def default_frames_per_task(n_frames: int, frame_nbytes: int, block: int, nthreads: int,
+                            band_pixels: int = 0) -> int:
+    """Frames per chunk task: about four tasks per Dask thread (load balance), whole blocks,
+    at most 2 GiB each -- but enough frames that a task reads at least four times the
+    bytes of the accumulator state it returns (the state travels to a merge; with
+    2048x2048 uint16 frames a state is as big as 14 frames), while every thread still
+    gets a task.
 
     >>> default_frames_per_task(1000, 8 * 2**20, 8, 2)
     128
+    >>> default_frames_per_task(119, 8 * 2**20, 8, 2, band_pixels=2048 * 2048)
+    64
     """
     fpt = -(-n_frames // (4 * max(1, nthreads)))
+    if band_pixels:
+        enough = -(-4 * STATE_BYTES_PER_PIXEL * band_pixels // max(1, frame_nbytes))
+        fpt = max(fpt, min(enough, -(-n_frames // max(1, nthreads))))
     fpt = min(fpt, max(1, MAX_TASK_BYTES // max(1, frame_nbytes)))
     fpt = -(-fpt // block) * block
     return max(1, fpt)
@@ -232,7 +246,9 @@ def scan_stack_dask(
     bands = tuple(stack.bands)
     nthreads = max(1, sum(client.nthreads().values()))
     block = choose_block_frames(stack.frame_nbytes, n)
-    fpt = int(frames_per_task or default_frames_per_task(n, stack.frame_nbytes, block, nthreads))
+    band_pixels = sum(int(np.prod(b.shape)) for b in bands)
+    fpt = int(frames_per_task or default_frames_per_task(n, stack.frame_nbytes, block, nthreads,
+                                                         band_pixels))
     if fpt < 1:
         raise ParameterError("frames_per_task must be at least 1")
     block = min(block, fpt)

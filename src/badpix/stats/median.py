@@ -55,6 +55,7 @@ import numpy as np
 from ..errors import OutputError, ParameterError
 from ..io.base import available_memory
 from . import _kernels as K
+from ._alloc import empty_huge
 
 
 def temporal_median(frames: np.ndarray) -> np.ndarray:
@@ -140,7 +141,7 @@ class MedianCollector:
         self._tmpdir: str | None = None
         self._fd: int | None = None
         if not self.spilled:
-            self._data = np.empty((self.n_frames, h, w), self.dtype)
+            self._data = empty_huge((self.n_frames, h, w), self.dtype)
             return
         self._data = None
         self.tile_rows = max(1, min(h, limit // max(1, self.n_frames * w * itemsize)))
