@@ -119,3 +119,19 @@ def test_cli_scan_export_and_timeline_on_real_scan_folder(jpeg_series, tmp_path,
     assert [HOT[1], HOT[0], int(onset_time)] in [[int(v) for v in ln] for ln in lines]
     assert main(["timeline", str(out)]) == 0
     assert "2022" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("gap", [1, 2, 8])
+def test_sparse_and_dense_blob_grouping_agree(gap, monkeypatch):
+    """Point-pair clustering (sparse flags) equals dilation + labelling (dense flags)."""
+    from badpix.detect import localize as loc
+
+    rng = np.random.default_rng(gap)
+    mask = rng.random((120, 150)) < 0.01
+    mask[40:43, 60:63] = True  # a cluster
+    score = rng.random(mask.shape) * 5
+    sparse = loc.localize(mask, score, gap=gap)
+    monkeypatch.setattr(loc, "_DENSE", 0)
+    dense = loc.localize(mask, score, gap=gap)
+    np.testing.assert_array_equal(sparse[0], dense[0])
+    np.testing.assert_array_equal(sparse[1], dense[1])

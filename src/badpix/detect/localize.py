@@ -65,33 +65,24 @@ def localize(mask: np.ndarray, score: np.ndarray, gap: int = 1,
         float64 ``(h, w)``: peak / second-best score at the peaks (see module), NaN elsewhere.
     """
     m = np.asarray(mask) != 0
-    s = np.nan_to_num(np.asarray(score, np.float64), nan=0.0, posinf=np.finfo(float).max)
-    s = np.maximum(s, 0.0)
+    score = np.asarray(score)
     if gap < 1:
         raise ParameterError(f"localize: gap must be >= 1, got {gap}")
-    k = gap // 2  # squares of half-size k touch when pixels are <= 2k + 1 apart
-    grown = ndimage.binary_dilation(m, np.ones((2 * k + 1, 2 * k + 1), bool)) if k else m
-    labels, n = ndimage.label(grown, structure=_EIGHT)
-    labels[~m] = 0
     peaks = np.zeros(m.shape, bool)
     conf = np.full(m.shape, np.nan)
-    if n == 0:
+    rr, cc = np.nonzero(m)
+    if rr.size == 0:
         return peaks, conf
-    rr, cc = np.nonzero(labels)
-    lab = labels[rr, cc]
-    val = s[rr, cc]
+    lab = _blob_labels(m, rr, cc, gap)
+    val = _clean(score[rr, cc])
     order = np.lexsort((-val, lab))  # by blob, best score first
     lab_sorted = lab[order]
     first = np.flatnonzero(np.r_[True, lab_sorted[1:] != lab_sorted[:-1]])
     sizes = np.diff(np.r_[first, lab_sorted.size])
     best = order[first]
     second_in_blob = np.where(sizes > 1, val[order[np.minimum(first + 1, order.size - 1)]], 0.0)
-    # highest of the peak's 8 neighbours, flagged or not
-    ring = _EIGHT.copy()
-    ring[1, 1] = False
-    neighbour_max = ndimage.maximum_filter(s, footprint=ring, mode="constant", cval=0.0)
     pr, pc = rr[best], cc[best]
-    second = np.maximum(second_in_blob, neighbour_max[pr, pc])
+    second = np.maximum(second_in_blob, _neighbour_max(score, pr, pc))
     with np.errstate(divide="ignore", invalid="ignore"):
         c = np.where(second > 0, val[best] / second, np.inf)
     small = sizes <= max_size
@@ -99,5 +90,56 @@ def localize(mask: np.ndarray, score: np.ndarray, gap: int = 1,
     conf[pr[small], pc[small]] = c[small]
     big_labels = lab_sorted[first[~small]]
     if big_labels.size:
-        peaks |= np.isin(labels, big_labels)
+        whole = np.isin(lab, big_labels)
+        peaks[rr[whole], cc[whole]] = True
     return peaks, conf
+
+
+def _clean(values: np.ndarray) -> np.ndarray:
+    """Scores as used here: NaN -> 0, +inf -> largest float, negatives -> 0."""
+    v = np.nan_to_num(np.asarray(values, np.float64), nan=0.0, posinf=np.finfo(float).max)
+    return np.maximum(v, 0.0)
+
+
+#: above this many flagged pixels the image-wide dilation is cheaper than point pairs
+_DENSE = 200_000
+
+
+def _blob_labels(m: np.ndarray, rr: np.ndarray, cc: np.ndarray, gap: int) -> np.ndarray:
+    """Blob id of every flagged pixel ``(rr, cc)`` (row-major order).
+
+    Squares of half-size ``gap // 2`` around two pixels touch (8-connected) exactly when
+    the pixels are at most ``2 * (gap // 2) + 1`` apart (chessboard), so blobs are the
+    connected components of that distance graph: found from point pairs when flags are
+    sparse (the usual case: no image-wide pass), by dilation and labelling otherwise.
+    """
+    k = gap // 2
+    if rr.size > _DENSE:
+        grown = ndimage.binary_dilation(m, np.ones((2 * k + 1, 2 * k + 1), bool)) if k else m
+        labels, _ = ndimage.label(grown, structure=_EIGHT)
+        return labels[rr, cc]
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    pairs = cKDTree(np.column_stack([rr, cc])).query_pairs(r=2 * k + 1, p=np.inf,
+                                                          output_type="ndarray")
+    graph = coo_matrix((np.ones(len(pairs), np.int8), (pairs[:, 0], pairs[:, 1])),
+                       shape=(rr.size, rr.size))
+    return connected_components(graph, directed=False)[1]
+
+
+def _neighbour_max(score: np.ndarray, pr: np.ndarray, pc: np.ndarray) -> np.ndarray:
+    """Highest score among the 8 neighbours of each ``(pr, pc)``, flagged or not (outside: 0)."""
+    h, w = score.shape
+    best = np.zeros(pr.size)
+    for dr in (-1, 0, 1):
+        for dc in (-1, 0, 1):
+            if dr == dc == 0:
+                continue
+            r, c = pr + dr, pc + dc
+            inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)
+            v = np.zeros(pr.size)
+            v[inside] = _clean(score[r[inside], c[inside]])
+            np.maximum(best, v, out=best)
+    return best
