@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import median_time  # noqa: E402
 
 
 def make_jpegs(folder: Path, n: int, shape: tuple[int, int], quality: int = 95) -> None:
@@ -51,15 +53,6 @@ def make_jpegs(folder: Path, n: int, shape: tuple[int, int], quality: int = 95) 
         exif = piexif.dump({"Exif": {piexif.ExifIFD.DateTimeOriginal: date}})
         Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(p, quality=quality,
                                                                     exif=exif)
-
-
-def timed(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -105,12 +98,12 @@ def main() -> None:
     scan([make_onset_factory(times)])
 
     n = args.frames
-    rows = [("decode only", timed(decode_only, args.repeat))]
-    rows.append(("scan (standard rules)", timed(lambda: scan([], "std"), args.repeat)))
+    rows = [("decode only", median_time(decode_only, args.repeat))]
+    rows.append(("scan (standard rules)", median_time(lambda: scan([], "std"), args.repeat)))
     rows.append(("scan + persistence",
-                 timed(lambda: scan([persistence_factory], "pers"), args.repeat)))
+                 median_time(lambda: scan([persistence_factory], "pers"), args.repeat)))
     rows.append(("scan + onset",
-                 timed(lambda: scan([make_onset_factory(times)], "onset"), args.repeat)))
+                 median_time(lambda: scan([make_onset_factory(times)], "onset"), args.repeat)))
     base = rows[0][1]
     print(f"\n{'pipeline':<24}{'total s':>8}{'frames/s':>10}{'of decode':>11}"
           f"{'stream s':>10}{'stream fr/s':>12}{'of decode':>11}")
@@ -132,7 +125,7 @@ def main() -> None:
             acc.update(b.view(block), 0)
 
     kernel()
-    t = timed(kernel, args.repeat)
+    t = median_time(kernel, args.repeat)
     print(f"\npersistence kernel alone: {1e3 * t / len(block):.1f} ms/frame "
           f"({len(stack.bands)} bands of {stack.bands[0].shape[0]}x{stack.bands[0].shape[1]})")
 
