@@ -205,7 +205,9 @@ def print_counts(result, quiet: bool = False) -> None:
     if quiet:
         return
     counts = result.counts()
-    classes = [c for c in next(iter(counts.values()))]
+    computed = any("persistence_hot" in br.stats.extra for br in result.bands.values())
+    # PERSISTENT needs the per-frame pass of photo scans: no column when it did not run
+    classes = [c for c in next(iter(counts.values())) if computed or c != "persistent"]
     table = Table(title=f"defects in {result.input.n_frames} frames")
     table.add_column("band")
     for c in classes:
