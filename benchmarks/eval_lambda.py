@@ -10,63 +10,47 @@ with h5py, computes per-pixel statistics, runs ``classify`` with
   pixel that never fires cannot be told apart from an unexposed healthy one);
 - flags outside the vendor map (pixel_mask == 0) and their fraction of all flags.
 
-Usage: python benchmarks/eval_lambda.py [DATA_DIR]
+Usage: python benchmarks/eval_lambda.py [DATA_DIR]   (default: ../shared/data/real/lambda_gaas_xray_petra3)
 """
 
 from __future__ import annotations
 
+import argparse
 import glob
-import sys
 import time
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from badpix.detect import classify
+import badpix
 from badpix.detect.flags import Flag
 from badpix.detect.params import RuleParams
-from badpix.stats.bandstats import BandStats
 
-DATA = Path("/work/shared/data/real/lambda_gaas_xray_petra3")
+DATA = Path(__file__).resolve().parents[2] / "shared/data/real/lambda_gaas_xray_petra3"
 DATASET = "entry/instrument/detector/data"
 MASK = "entry/instrument/detector/pixel_mask"
 
 
-def load_module(data_dir: Path, module: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(frames (50, 516, 1554) int16, vendor pixel_mask (516, 1554) uint32)``."""
+def module_parts(data_dir: Path, module: int) -> list[str]:
     files = sorted(glob.glob(str(data_dir / f"*_m{module}_part*.nxs")))
     if not files:
         raise SystemExit(f"no module {module} files in {data_dir}")
-    frames, mask = [], None
-    for f in files:
-        with h5py.File(f, "r") as h:
-            frames.append(h[DATASET][...])
-            if mask is None:
-                mask = h[MASK][0]
-    return np.concatenate(frames), mask
+    return files
 
 
-def band_stats(frames: np.ndarray, name: str) -> BandStats:
-    """BandStats of a module (the library's compute_band_stats when present)."""
-    try:
-        from badpix.stats import compute_band_stats
-    except ImportError:
-        x = frames.astype(np.float64)
-        return BandStats(name, x.shape[0], frames.dtype, np.full(x.shape[1:], x.shape[0]),
-                         x.mean(0), x.var(0), x.min(0), x.max(0), median=None,
-                         value_range=(float(x.min()), float(x.max())))
-    return compute_band_stats(frames, name, with_median=False)
+def vendor_mask(part: str) -> np.ndarray:
+    """The detector's own bad-pixel map (identical in every part of a module)."""
+    with h5py.File(part, "r") as h:
+        return h[MASK][0]
 
 
-def evaluate_module(frames: np.ndarray, vendor: np.ndarray, params: RuleParams,
-                    name: str = "m") -> dict[str, float]:
+def evaluate_module(flags: np.ndarray, max_counts: np.ndarray,
+                    vendor: np.ndarray) -> dict[str, float]:
     """Recall of vendor classes and flags outside the vendor map for one module."""
-    stats = band_stats(frames, name)
-    flags, _ = classify(stats, params)
     flagged = flags != 0
     noisy = (vendor & 16) != 0
-    fired = noisy & (frames.max(axis=0) > 0)
+    fired = noisy & (max_counts > 0)
     out: dict[str, float] = {}
     for key, sel in (("noisy", noisy), ("noisy*", fired), ("over", (vendor & 8) != 0),
                      ("dead", (vendor & 2) != 0)):
@@ -81,15 +65,20 @@ def evaluate_module(frames: np.ndarray, vendor: np.ndarray, params: RuleParams,
     return out
 
 
-def main(argv: list[str]) -> None:
-    data_dir = Path(argv[1]) if len(argv) > 1 else DATA
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("data_dir", nargs="?", type=Path, default=DATA)
+    args = ap.parse_args()
     params = RuleParams(counting=True)
     print(f"{'module':6} {'noisy':>12} {'noisy*':>12} {'over':>10} {'dead':>10} "
           f"{'flags':>6} {'outside':>8} {'frac':>6}  stuck/hot/dead/noisy  time")
     for m in (1, 2, 3):
-        frames, vendor = load_module(data_dir, m)
+        parts = module_parts(args.data_dir, m)
         t0 = time.perf_counter()
-        r = evaluate_module(frames, vendor, params, f"m{m}")
+        # the real reader path: the five NeXus parts as one 50-frame stack
+        result = badpix.run_scan(parts, dataset=DATASET, params=params)
+        band = next(iter(result.bands.values()))
+        r = evaluate_module(band.flags, band.stats.max, vendor_mask(parts[0]))
         dt = time.perf_counter() - t0
         print(f"m{m:<5} {r['recall_noisy']:6.3f}/{r['noisy_n']:<5d} "
               f"{r['recall_noisy*']:6.3f}/{r['noisy*_n']:<5d} "
@@ -99,4 +88,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv)
+    main()
