@@ -30,7 +30,8 @@ def build_series(n: int, path: pathlib.Path, seed: int = 0) -> np.ndarray:
     import h5py
     import hdf5plugin
 
-    data = pathlib.Path(os.environ.get("BADPIX_SHARED", "/work/shared")) / "data" / "dcnum"
+    data = pathlib.Path(os.environ.get("BADPIX_SHARED",
+                                pathlib.Path(__file__).resolve().parents[2] / "shared")) / "data" / "dcnum"
     with h5py.File(data / "cytoshot-test-data.rtdc", "r") as h5:
         frames = h5["events/image"][:]
     rng = np.random.default_rng(seed)

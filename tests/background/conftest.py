@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import scipy.ndimage
 
-DATA = Path(os.environ.get("BADPIX_SHARED", "/work/shared")) / "data" / "dcnum"
+DATA = Path(os.environ.get("BADPIX_SHARED", Path(__file__).resolve().parents[3] / "shared")) / "data" / "dcnum"
 FILES = ["cytoshot-test-data.rtdc", "dcnum_thresh_example.rtdc",
          "file_with_variable_length_logs.rtdc"]
 

@@ -15,9 +15,10 @@ from badpix.errors import FrameMismatchError, InputError
 from badpix.io import open_reader
 from badpix.io.hdf5 import Hdf5Reader
 
-DCNUM = Path("/work/shared/data/dcnum")
-LAMBDA = Path("/work/shared/data/real/lambda_gaas_xray_petra3")
-TOOTH = Path("/work/shared/data/real/tomopy_tooth/tooth.h5")
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"  # ../shared beside the checkout
+DCNUM = SHARED / "dcnum"
+LAMBDA = SHARED / "real" / "lambda_gaas_xray_petra3"
+TOOTH = SHARED / "real" / "tomopy_tooth" / "tooth.h5"
 LAMBDA_DS = "entry/instrument/detector/data"
 
 needs = pytest.mark.skipif(not DCNUM.is_dir() or not LAMBDA.is_dir(),
