@@ -138,3 +138,17 @@ def test_strided_bands_report_full_frame_positions(tmp_path):
         assert (ds.transform.a, ds.transform.e, ds.transform.f) == (2.0, -2.0, -1.0)
     ds = result.to_dataset()
     assert int(ds["y_G2"][6]) == 13 and int(ds["x_G2"][11]) == 22
+
+
+def test_readme_python_api(tmp_path):
+    """The calls the README shows work as written."""
+    src = sensor_frames(tmp_path / "frames", n=5)
+    ds = badpix.scan(src, layout="l2-l1-m0")
+    drifting = (ds.flags_L2 & 3) != 0
+    assert bool(drifting.sel(y_L2=5, x_L2=7))
+    assert "median" in badpix.band_dataset(ds, "L1")
+    img = np.random.default_rng(0).normal(size=(20, 30))
+    assert badpix.local_variance(img, size=3).shape == (20, 30)
+    result = badpix.run_scan(src, stuck_std=0.5)
+    assert result.params.stuck_std == 0.5
+    assert set(result.bands) == {"ch0", "ch1", "ch2"}
