@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "bench_stats.py": ([], ["--quick"]),
     "bench_scan.py": ([], ["--quick"]),
     "eval_lambda.py": ([], []),
+    "eval_synth.py": ([], ["--size", "128", "--seeds", "0"]),
     "bench_repair.py": (["--frames", "60", "--size", "2048"], ["--frames", "8", "--size", "512"]),
     "bench_background.py": ([], ["--frames", "600", "--no-dcnum-rolling"]),
     "bench_photo.py": ([], ["--quick"]),
