@@ -117,3 +117,37 @@ def test_cli_scheduler_option(client, int_stack, local_int, tmp_path):
     np.testing.assert_array_equal(scan.mask("ch0"), local_int.bands["ch0"].flags)
     np.testing.assert_array_equal(scan.stats("ch1")["median"],
                                   local_int.bands["ch1"].stats.median)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.uint16, np.int32, np.float32])
+def test_client_merge_equals_accumulator_merge(dtype):
+    from badpix.engine.dask import _merge_moments
+    from badpix.stats.moments import MomentAccumulator
+
+    rng = np.random.default_rng(5)
+    info = np.iinfo(dtype) if np.dtype(dtype).kind in "iu" else None
+    lo, hi = (info.min, info.max) if info else (-1e3, 1e3)
+    x = rng.uniform(lo, hi, (9, 6, 5)).astype(dtype)
+
+    def acc(part):
+        return MomentAccumulator((6, 5), dtype).update(part)
+
+    fast, ref, one = acc(x[:4]), acc(x[:4]), acc(x)
+    _merge_moments(fast, acc(x[4:]))
+    ref.merge(acc(x[4:]))
+    got, want, whole = fast.finalize(), ref.finalize(), one.finalize()
+    for k in want:
+        np.testing.assert_array_equal(got[k], want[k])
+        if info is not None:  # exact integer moments: as if accumulated in one go
+            np.testing.assert_array_equal(got[k], whole[k])
+
+
+def test_scratch_buffers_are_reused():
+    from badpix.engine.dask import _scratch
+
+    with _scratch((4, 8), np.uint16) as a:
+        a[...] = 1
+        base = a.base
+    with _scratch((2, 8), np.float32) as b:
+        assert b.shape == (2, 8) and b.dtype == np.float32
+        assert np.shares_memory(b, base)

@@ -9,23 +9,27 @@ What is sent where
   every task.
 * workers read their frames themselves from the paths (shared storage), run a
   :class:`~badpix.stats.moments.MomentAccumulator` (and any extra accumulators)
-  per band, and append each band's frames to a raw frame-major store in a
-  temporary folder on shared storage (``workdir``).  A chunk task returns only
-  its accumulator states (a few arrays of band size).
-* states are merged pairwise as they arrive (a tree of ``merge`` tasks on the
-  workers); only the final state per band travels to the client.
+  per band, and write each band's frames to the chunk's own raw frame-major
+  store file in a temporary folder on shared storage (``workdir``): one file per
+  writer, so workers never share a file.  A chunk task returns only its
+  accumulator states (a few arrays of band size).
+* the client fetches every chunk state once as it finishes and merges it into
+  its running total (no merge tasks: those moved each state to another worker,
+  copied it and moved the result again); a fetched chunk is released at once.
 * once every frame is stored, one task per spatial tile reads that tile of
-  every frame from the store and computes the exact median
+  every frame from the chunks' store files and computes the exact median
   (:func:`badpix.stats.median.temporal_median`); the client receives
   ``(tile_rows, band_width)`` float64 results and assembles them.
+* workers keep their read and tile buffers between tasks (:func:`_scratch`): on
+  small VMs first-touch page faults of fresh memory cost as much as the median.
 * the rules (:func:`badpix.detect.classify`) run on the client on whole bands,
   exactly as in the local engine, so spatial windows never see a tile edge.
 
 Why it gives the local engine's answer: integer moments are exact sums, so
 any chunking and merge order yields bit-identical statistics; float moments
 use Chan's merge (differences ~1e-13 relative); the median is exact.  Why it
-survives a lost worker: chunk tasks are pure apart from writing their own frame
-range of the store (idempotent), so the scheduler simply re-runs whatever the
+survives a lost worker: chunk tasks are pure apart from (re)writing their own
+store file (idempotent), so the scheduler simply re-runs whatever the
 dead worker held.
 
 Example
@@ -44,6 +48,7 @@ import copy
 import os
 import shutil
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -77,6 +82,35 @@ def _identity(x: Any) -> Any:
     return x
 
 
+#: reusable scratch buffers of this worker process (read blocks, median tiles): the first
+#: touch of fresh memory costs page faults (~0.3 GB/s on small VMs, as slow as the median
+#: itself), so a worker keeps its largest buffers between tasks and scans
+_POOL: list[np.ndarray] = []
+_POOL_LOCK = threading.Lock()
+#: at most this many bytes of idle buffers per worker process
+POOL_BYTES = 1 * 2**30
+
+
+@contextlib.contextmanager
+def _scratch(shape: tuple[int, ...], dtype: np.dtype) -> Iterator[np.ndarray]:
+    """An uninitialised array from this process's buffer pool, returned to it afterwards."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    with _POOL_LOCK:
+        fits = [i for i, b in enumerate(_POOL) if b.nbytes >= nbytes]
+        raw = _POOL.pop(min(fits, key=lambda i: _POOL[i].nbytes)) if fits else None
+    if raw is None:
+        raw = np.empty(max(1, nbytes), np.uint8)
+    try:
+        yield raw[:nbytes].view(dtype).reshape(shape)
+    finally:
+        with _POOL_LOCK:
+            _POOL.append(raw)
+            _POOL.sort(key=lambda b: -b.nbytes)
+            while _POOL and sum(b.nbytes for b in _POOL) > POOL_BYTES:
+                _POOL.pop()  # drop the smallest
+
+
 def _set_numba_threads(n: int) -> None:
     # each Dask thread runs single-threaded numba kernels by default: parallelism
     # comes from Dask, and 2 workers x 2 numba threads on 2 cores would only contend
@@ -85,46 +119,60 @@ def _set_numba_threads(n: int) -> None:
     numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
 
 
+def _store_path(store_dir: str, band: str, start: int) -> Path:
+    """The store file of one band's frames of the chunk starting at frame ``start``."""
+    return Path(store_dir) / f"median_{band}_{start:09d}.raw"
+
+
 def _chunk_task(reader: Reader, bands: tuple[Band, ...], start: int, stop: int, block: int,
                 store_dir: str, factories: list[AccumulatorFactory], params: RuleParams,
                 n_total: int, skip_bad: bool, numba_threads: int) -> dict[str, Any]:
-    """Read frames ``[start, stop)`` on the worker; return accumulator states and metadata."""
+    """Read frames ``[start, stop)`` on the worker; return accumulator states and metadata.
+
+    Each band's frames go to the chunk's own store file (frame ``i`` at slot ``i - start``):
+    one file per writer, so workers never contend for one file's lock, and a re-run
+    task simply rewrites its file.
+    """
     _set_numba_threads(numba_threads)
     reader = copy.copy(reader)  # own handles: the same object may serve concurrent tasks
     dtype = np.dtype(reader.dtype)
     accs = {b.name: (MomentAccumulator(b.shape, dtype),
                      [a for f in factories if (a := f(b.shape, dtype, n_total, params)) is not None])
             for b in bands}
-    stores = {b.name: FrameStore(Path(store_dir) / f"median_{b.name}.raw", b.shape, dtype)
-              for b in bands}
-    block = max(1, min(block, stop - start))
-    buf = np.empty((block, *reader.frame_shape), dtype)
-    runs: list[tuple[int, int]] = []  # (first slot, frames) actually stored
-    skipped: list[tuple[int, str, str]] = []
+    stores = {}
     try:
-        for s in range(start, stop, block):
-            e = min(stop, s + block)
-            if skip_bad:
-                good = 0
-                for i in range(s, e):
-                    try:
-                        reader.read_frame(i, buf[good])
-                        good += 1
-                    except DecodeError as exc:
-                        skipped.append((i, reader.frame_label(i), exc.problem))
-                frames = buf[:good]
-            else:
-                frames = reader.read_frames(s, e, buf[: e - s])
-            if not len(frames):
-                continue
-            for b in bands:
-                view = b.view(frames)
-                moments, extras = accs[b.name]
-                moments.update(view)
-                for acc in extras:
-                    acc.update(view, s)
-                stores[b.name].write(s, view)
-            runs.append((s, len(frames)))
+        for b in bands:
+            stores[b.name] = FrameStore(_store_path(store_dir, b.name, start), b.shape, dtype,
+                                        create=True)
+            stores[b.name].truncate(0)  # a re-run starts afresh
+        block = max(1, min(block, stop - start))
+        runs: list[tuple[int, int]] = []  # (first frame, frames) actually stored
+        skipped: list[tuple[int, str, str]] = []
+        with _scratch((block, *reader.frame_shape), dtype) as buf:
+            for s in range(start, stop, block):
+                e = min(stop, s + block)
+                if skip_bad:
+                    good = 0
+                    for i in range(s, e):
+                        try:
+                            reader.read_frame(i, buf[good])
+                            good += 1
+                        except DecodeError as exc:
+                            skipped.append((i, reader.frame_label(i), exc.problem))
+                    frames = buf[:good]
+                else:
+                    frames = reader.read_frames(s, e, buf[: e - s])
+                if not len(frames):
+                    continue
+                slot = sum(k for _, k in runs)  # stored frames are packed in the chunk's file
+                for b in bands:
+                    view = b.view(frames)
+                    moments, extras = accs[b.name]
+                    moments.update(view)
+                    for acc in extras:
+                        acc.update(view, s)
+                    stores[b.name].write(slot, view)
+                runs.append((s, len(frames)))
     finally:
         for st in stores.values():
             st.close()
@@ -132,33 +180,57 @@ def _chunk_task(reader: Reader, bands: tuple[Band, ...], start: int, stop: int, 
     return {"accs": accs, "runs": runs, "skipped": skipped}
 
 
-def _merge_task(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    """Merge two chunk results (never in place: a re-run task must see its inputs intact)."""
-    out = copy.deepcopy(a)
-    for name, (moments, extras) in out["accs"].items():
-        other_m, other_x = b["accs"][name]
-        moments.merge(other_m)
-        for acc, other in zip(extras, other_x, strict=True):
-            acc.merge(other)
-    out["runs"] = sorted(out["runs"] + b["runs"])
-    out["skipped"] = sorted(out["skipped"] + b["skipped"])
-    return out
+def _merge_moments(a: MomentAccumulator, b: MomentAccumulator) -> None:
+    """``a.merge(b)``, but two unflushed 8/16-bit states just add their compact sums.
+
+    ``merge`` first flushes both into the 128-bit totals: 3 fresh band-size int64 arrays
+    per side (page faults cost more than the additions).  While the compact sums cannot
+    overflow, adding them is the same exact integer sum, finalized exactly as the local
+    engine does.
+    """
+    if (a.kind == b.kind == "narrow" and a.shape == b.shape and a.dtype == b.dtype
+            and a._s1 is None and b._s1 is None
+            and a._pending + b._pending <= a._flush_every):
+        a._c1 += b._c1
+        a._c2 += b._c2
+        np.minimum(a._min, b._min, out=a._min)
+        np.maximum(a._max, b._max, out=a._max)
+        a._pending += b._pending
+        a.n_frames += b.n_frames
+    else:
+        a.merge(b)
 
 
-def _meta_task(r: dict[str, Any]) -> dict[str, Any]:
-    return {"runs": r["runs"], "skipped": r["skipped"]}
+def _merge_into(acc: dict[str, Any], other: dict[str, Any]) -> None:
+    """Merge chunk result ``other`` into ``acc`` in place (on the client, which owns both)."""
+    for name, (moments, extras) in acc["accs"].items():
+        other_m, other_x = other["accs"][name]
+        _merge_moments(moments, other_m)
+        for a, o in zip(extras, other_x, strict=True):
+            a.merge(o)
+    acc["runs"] = sorted(acc["runs"] + other["runs"])
+    acc["skipped"] = sorted(acc["skipped"] + other["skipped"])
 
 
-def _median_task(path: str, shape: tuple[int, int], dtype: str, runs: list[tuple[int, int]],
+def _median_task(parts: list[tuple[str, int]], shape: tuple[int, int], dtype: str,
                  tile: tuple[int, int, int, int], numba_threads: int) -> np.ndarray:
-    """Exact temporal median of one tile of one band, read from the shared store."""
+    """Exact temporal median of one tile of one band, read from the chunks' store files.
+
+    ``parts``: (file, frames stored in it) per chunk, in frame order.
+    """
     from ..stats.median import temporal_median
 
     _set_numba_threads(numba_threads)
-    slots = np.concatenate([np.arange(s, s + k, dtype=np.int64) for s, k in runs])
-    with FrameStore(path, shape, dtype) as store:
-        frames = store.read_tile(slots, tile)
-    return temporal_median(frames)
+    r0, r1, c0, c1 = tile
+    n = sum(k for _, k in parts)
+    with _scratch((n, r1 - r0, c1 - c0), np.dtype(dtype)) as frames:
+        at = 0
+        for path, k in parts:
+            if k:
+                with FrameStore(path, shape, dtype) as store:
+                    store.read_tile(np.arange(k), tile, out=frames[at:at + k])
+            at += k
+        return temporal_median(frames)
 
 
 # ----------------------------------------------------------------------------- client side
@@ -171,8 +243,8 @@ def default_frames_per_task(n_frames: int, frame_nbytes: int, block: int, nthrea
                             band_pixels: int = 0) -> int:
     """Frames per chunk task: about four tasks per Dask thread (load balance), whole blocks,
     at most 2 GiB each -- but enough frames that a task reads at least four times the
-    bytes of the accumulator state it returns (the state travels to a merge; with
-    2048x2048 uint16 frames a state is as big as 14 frames), while every thread still
+    bytes of the accumulator state it returns (the state travels to the client; with
+    2048x2048 uint16 frames a state is as big as 8 to 14 frames), while every thread still
     gets a task.
 
     >>> default_frames_per_task(1000, 8 * 2**20, 8, 2)
@@ -260,20 +332,18 @@ def scan_stack_dask(
         raise OutputError(f"{workdir}: cannot create the median store ({exc.strerror})") from None
     futures: list[Any] = []
     try:
-        for b in bands:  # full-size sparse files: workers fill disjoint frame ranges
-            with FrameStore(tmp / f"median_{b.name}.raw", b.shape, dtype, create=True) as st:
-                st.reserve(n)
         seen = client.run(os.path.isdir, os.fspath(tmp))
         blind = [addr for addr, ok in seen.items() if not ok]
         if blind:
             raise OutputError(f"{tmp}: not visible on worker(s) {', '.join(blind)}; pass a "
                               "workdir on storage shared by the client and all workers")
 
-        # -- pass 1: moments + store, merged pairwise as chunks finish
+        # -- pass 1: moments + store; the client merges chunk states as they arrive
         t_stream = time.perf_counter()
         reader_f = client.submit(_identity, stack.reader, key=f"badpix-reader-{token}")
         futures.append(reader_f)
         frames_of: dict[str, int] = {}
+        start_of: dict[str, int] = {}
         chunk_futs = []
         for i, s in enumerate(range(0, n, fpt)):
             e = min(n, s + fpt)
@@ -281,47 +351,43 @@ def scan_stack_dask(
                               list(extra_accumulators or []), params, n, stack.skip_bad,
                               numba_threads, key=f"badpix-chunk-{token}-{i}")
             frames_of[f.key] = e - s
+            start_of[f.key] = s
             chunk_futs.append(f)
-        pending = as_completed(chunk_futs)
-        del chunk_futs  # finished chunk states must be freed once merged
-        pool: list[Any] = []
-        n_merge = 0
-        for fut in pending:
-            if fut.status == "error":
-                fut.result()  # raises the task's exception (e.g. DecodeError) here
-            if fut.key in frames_of and progress is not None:
+        # every chunk state is fetched once and merged here: a merge task would move it to
+        # another worker, copy it and move the result again; a fetched chunk is released at
+        # once, so a lost worker only costs its unfinished chunks
+        total: dict[str, Any] | None = None
+        stored: dict[int, int] = {}  # chunk start -> frames in its store file
+        for fut, res in as_completed(chunk_futs, with_results=True, raise_errors=True):
+            fut.release()
+            stored[start_of[fut.key]] = sum(k for _, k in res["runs"])
+            if total is None:
+                total = res
+            else:
+                _merge_into(total, res)
+            del res
+            if progress is not None:
                 progress(frames_of[fut.key])
-            pool.append(fut)
-            while len(pool) >= 2:
-                a, b2 = pool.pop(0), pool.pop(0)
-                m = client.submit(_merge_task, a, b2, key=f"badpix-merge-{token}-{n_merge}",
-                                  priority=10)
-                n_merge += 1
-                pending.add(m)
-            del fut
-        final = pool[0]
-        futures.append(final)
-        meta = client.submit(_meta_task, final, key=f"badpix-meta-{token}").result()
+        del chunk_futs, fut
+        assert total is not None
         timings["stream"] = time.perf_counter() - t_stream
 
         # -- pass 2: exact median per spatial tile, from the store
         t_med = time.perf_counter()
-        runs = [tuple(r) for r in meta["runs"]]
-        n_stored = sum(k for _, k in runs)
+        n_stored = sum(stored.values())
         per_task = (DEFAULT_TASK_MEDIAN_MEMORY if memory_limit is None
                     else max(1, int(memory_limit) // nthreads))
-        runs_f = client.submit(_identity, runs, key=f"badpix-runs-{token}")
-        futures.append(runs_f)
         medians = {b.name: np.empty(b.shape, np.float64) for b in bands}
         tile_of: dict[str, tuple[str, tuple[int, int, int, int]]] = {}
         med_futs = []
         if n_stored:
             for b in bands:
+                parts = [(os.fspath(_store_path(os.fspath(tmp), b.name, s0)), k)
+                         for s0, k in sorted(stored.items()) if k]
                 for j, tile in enumerate(plan_tiles(n_stored, b.shape, dtype.itemsize, per_task,
                                                     min_tiles=2 * nthreads)):
-                    f = client.submit(_median_task, os.fspath(tmp / f"median_{b.name}.raw"),
-                                      b.shape, dtype.str, runs_f, tile, numba_threads,
-                                      key=f"badpix-median-{token}-{b.name}-{j}")
+                    f = client.submit(_median_task, parts, b.shape, dtype.str, tile,
+                                      numba_threads, key=f"badpix-median-{token}-{b.name}-{j}")
                     tile_of[f.key] = (b.name, tile)
                     med_futs.append(f)
             for fut, value in as_completed(med_futs, with_results=True):
@@ -332,7 +398,8 @@ def scan_stack_dask(
 
         # -- finalize on the client, exactly as the local engine does
         t_rules = time.perf_counter()
-        accs = final.result()["accs"]
+        accs = total["accs"]
+        meta = {"skipped": total["skipped"]}
         results: dict[str, BandResult] = {}
         for b in bands:
             moments, extras = accs[b.name]
