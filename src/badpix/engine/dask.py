@@ -180,32 +180,11 @@ def _chunk_task(reader: Reader, bands: tuple[Band, ...], start: int, stop: int, 
     return {"accs": accs, "runs": runs, "skipped": skipped}
 
 
-def _merge_moments(a: MomentAccumulator, b: MomentAccumulator) -> None:
-    """``a.merge(b)``, but two unflushed 8/16-bit states just add their compact sums.
-
-    ``merge`` first flushes both into the 128-bit totals: 3 fresh band-size int64 arrays
-    per side (page faults cost more than the additions).  While the compact sums cannot
-    overflow, adding them is the same exact integer sum, finalized exactly as the local
-    engine does.
-    """
-    if (a.kind == b.kind == "narrow" and a.shape == b.shape and a.dtype == b.dtype
-            and a._s1 is None and b._s1 is None
-            and a._pending + b._pending <= a._flush_every):
-        a._c1 += b._c1
-        a._c2 += b._c2
-        np.minimum(a._min, b._min, out=a._min)
-        np.maximum(a._max, b._max, out=a._max)
-        a._pending += b._pending
-        a.n_frames += b.n_frames
-    else:
-        a.merge(b)
-
-
 def _merge_into(acc: dict[str, Any], other: dict[str, Any]) -> None:
     """Merge chunk result ``other`` into ``acc`` in place (on the client, which owns both)."""
     for name, (moments, extras) in acc["accs"].items():
         other_m, other_x = other["accs"][name]
-        _merge_moments(moments, other_m)
+        moments.merge(other_m)
         for a, o in zip(extras, other_x, strict=True):
             a.merge(o)
     acc["runs"] = sorted(acc["runs"] + other["runs"])

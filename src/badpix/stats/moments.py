@@ -214,6 +214,14 @@ class MomentAccumulator:
                 self._mean += delta * wb
                 self._m2 += other._m2 + np.where(nt > 0, delta * delta * na * wb, 0.0)
             self._count += other._count
+        elif (self.kind == "narrow" and self._s1 is None and other._s1 is None
+              and self._pending + other._pending <= self._flush_every):
+            # both still in the compact 8/16-bit sums and their total cannot overflow:
+            # add those (the same exact integers) instead of allocating the wide totals
+            # on both sides -- fresh band-size arrays cost more than the additions
+            self._c1 += other._c1
+            self._c2 += other._c2
+            self._pending += other._pending
         else:
             if self.n_frames + other.n_frames > _s1_frame_limit(self.dtype):
                 raise ParameterError("merged frame count would overflow the exact sums")
