@@ -59,13 +59,7 @@ def hot(stats: BandStats, hot_z: float = 25.0, size: int = 5, scale_floor: float
     ``z`` is :func:`mean_z` when the caller already has it (it is shared with DEAD).
     """
     z = mean_z(stats, size, scale_floor) if z is None else z
-    with np.errstate(invalid="ignore"):
-        mask = z > hot_z
-    if use_range:
-        pinned = _range_pinned(stats, size, top=True)
-        mask |= pinned
-        z = np.where(pinned, np.fmax(z, hot_z), z)
-    return mask, z
+    return _beyond(stats, z, hot_z, size, use_range, top=True)
 
 
 def dead(stats: BandStats, dead_z: float = 25.0, size: int = 5, scale_floor: float | None = None,
@@ -76,10 +70,16 @@ def dead(stats: BandStats, dead_z: float = 25.0, size: int = 5, scale_floor: flo
     ``z`` is :func:`mean_z` when the caller already has it (it is shared with HOT).
     """
     z = -(mean_z(stats, size, scale_floor) if z is None else z)
+    return _beyond(stats, z, dead_z, size, use_range, top=False)
+
+
+def _beyond(stats: BandStats, score: np.ndarray, threshold: float, size: int, use_range: bool,
+            top: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``score > threshold``, or pinned to the range's top/bottom; pinned scores >= threshold."""
     with np.errstate(invalid="ignore"):
-        mask = z > dead_z
+        mask = score > threshold
     if use_range:
-        pinned = _range_pinned(stats, size, top=False)
+        pinned = _range_pinned(stats, size, top=top)
         mask |= pinned
-        z = np.where(pinned, np.fmax(z, dead_z), z)
-    return mask, z
+        score = np.where(pinned, np.fmax(score, threshold), score)
+    return mask, score

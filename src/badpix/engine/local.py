@@ -82,23 +82,21 @@ class BandAccumulators:
     """All per-band state of a scan: moments and the median collector."""
 
     def __init__(self, shape: tuple[int, int], dtype: np.dtype, n_frames: int,
-                 with_median: bool, median_memory: int | None, workdir: Path | None,
+                 median_memory: int | None, workdir: Path | None,
                  extras: list[Accumulator] | None = None):
         self.moments = MomentAccumulator(shape, dtype)
-        self.median = (MedianCollector(shape, dtype, n_frames, memory_limit=median_memory,
-                                       workdir=workdir) if with_median else None)
+        self.median = MedianCollector(shape, dtype, n_frames, memory_limit=median_memory,
+                                      workdir=workdir)
         self.extras = extras or []
 
     def update(self, frames: np.ndarray, first_index: int) -> None:
         self.moments.update(frames)
-        if self.median is not None:
-            self.median.update(frames)
+        self.median.update(frames)
         for acc in self.extras:
             acc.update(frames, first_index)
 
     def close(self) -> None:
-        if self.median is not None and hasattr(self.median, "close"):
-            self.median.close()
+        self.median.close()
 
 
 def finalize_band(name: str, n_frames: int, dtype: np.dtype, moments: dict,
@@ -178,7 +176,7 @@ def scan_stack(
         per_band_memory = {b.name: int(memory_limit * int(np.prod(b.shape)) * stack.dtype.itemsize
                                        / max(1, band_bytes)) for b in stack.bands}
     accs = {
-        b.name: BandAccumulators(b.shape, stack.dtype, n, True,
+        b.name: BandAccumulators(b.shape, stack.dtype, n,
                                  None if per_band_memory is None else per_band_memory[b.name],
                                  None if workdir is None else Path(workdir),
                                  [acc for f in (extra_accumulators or [])
@@ -195,8 +193,7 @@ def scan_stack(
         timings["stream"] = time.perf_counter() - t_read
         bands: dict[str, BandResult] = {}
         t_med = time.perf_counter()
-        medians = {name: (a.median.finalize() if a.median is not None else None)
-                   for name, a in accs.items()}
+        medians = {name: a.median.finalize() for name, a in accs.items()}
         timings["median"] = time.perf_counter() - t_med
         t_rules = time.perf_counter()
         for b in stack.bands:
