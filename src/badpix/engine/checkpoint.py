@@ -190,8 +190,8 @@ def plan_tiles(n_frames: int, shape: tuple[int, int], itemsize: int, budget: int
     even one row over all frames exceeds the budget; then rows are split into
     column pieces.  At least ``min_tiles`` tiles are made (parallelism).
 
-    >>> plan_tiles(100, (8, 10), 2, 100 * 10 * 2 * 3)
-    [(0, 3, 0, 10), (3, 6, 0, 10), (6, 8, 0, 10)]
+    >>> plan_tiles(100, (8, 40), 2, (100 * 2 + 8) * 40 * 3)  # three rows fit the budget
+    [(0, 3, 0, 40), (3, 6, 0, 40), (6, 8, 0, 40)]
     """
     h, w = shape
     per_pixel = max(1, n_frames) * itemsize + 8  # frames plus the float64 result
