@@ -6,6 +6,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from badpix.errors import ParameterError
 from badpix.stats import MedianCollector, temporal_median
@@ -37,6 +39,22 @@ def _frames(dtype, n: int, seed: int = 0) -> np.ndarray:
 def test_temporal_median_equals_nanmedian(dtype, n):
     x = _frames(dtype, n, seed=n)
     assert np.array_equal(temporal_median(x), _nanmedian(x), equal_nan=True)
+
+
+@settings(max_examples=150, deadline=None)
+@given(dtype=st.sampled_from([np.uint8, np.uint16, np.int8, np.int16]),
+       n=st.integers(1, 300), data=st.data())
+def test_small_int_median_any_range(dtype, n, data):
+    """The bitwise search uses only the bits of the data's range: narrow, full and
+    extreme ranges, signed data, any count (uint8 counters up to 255 frames, wider above)."""
+    info = np.iinfo(dtype)
+    lo = data.draw(st.integers(int(info.min), int(info.max)), label="lo")
+    hi = data.draw(st.integers(lo, min(int(info.max), lo + data.draw(
+        st.sampled_from([0, 1, 3, 255, 70000])))), label="hi")
+    seed = data.draw(st.integers(0, 2**32 - 1), label="seed")
+    x = np.random.default_rng(seed).integers(lo, hi, (n, 3, 5), dtype=dtype, endpoint=True)
+    assert np.array_equal(temporal_median(x), np.median(x, axis=0))
+    assert np.array_equal(temporal_median(x[:, ::-1, ::2]), np.median(x[:, ::-1, ::2], axis=0))
 
 
 def test_temporal_median_even_count_after_nan_and_empty():
