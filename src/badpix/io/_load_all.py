@@ -9,5 +9,6 @@ from . import npy  # noqa: F401
 from . import images  # noqa: F401
 from . import tiff  # noqa: F401
 from . import hdf5  # noqa: F401
+from . import zarrstore  # noqa: F401
 from . import geotiff  # noqa: F401
 # isort: on

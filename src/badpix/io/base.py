@@ -254,6 +254,8 @@ def resolve_inputs(spec: str | os.PathLike | Sequence[str | os.PathLike]) -> lis
         return paths
     text = os.fspath(spec)
     p = Path(text)
+    if p.is_dir() and any((p / m).is_file() for m in ("zarr.json", ".zarray", ".zgroup")):
+        return [p]  # a zarr store is one source, not a folder of frame files
     if p.is_dir():
         files = [q for q in p.iterdir() if q.is_file() and not q.name.startswith(".")]
         known = _known_suffixes()
