@@ -158,13 +158,18 @@ class Reader(ABC):
             f"{self.frame_shape} {np.dtype(self.dtype).name}"
         )
 
+    def block_buffer(self, n: int, out: np.ndarray | None = None) -> np.ndarray:
+        """``out``, or a new ``(n, *frame_shape)`` buffer once the memory check passes."""
+        if out is not None:
+            return out
+        check_allocation(n * int(np.prod(self.frame_shape)) * self.dtype.itemsize,
+                         "frame block", self.paths[0] if self.paths else None)
+        return np.empty((n, *self.frame_shape), self.dtype)
+
     def read_frames(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
         """Read frames ``[start, stop)`` into ``out`` (allocated when ``None``)."""
         n = stop - start
-        if out is None:
-            check_allocation(n * int(np.prod(self.frame_shape)) * self.dtype.itemsize,
-                             "frame block", self.paths[0] if self.paths else None)
-            out = np.empty((n, *self.frame_shape), self.dtype)
+        out = self.block_buffer(n, out)
         for k in range(n):
             self.read_frame(start + k, out[k])
         return out

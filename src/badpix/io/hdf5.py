@@ -316,10 +316,7 @@ class Hdf5Reader(Reader):
     def read_frames(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
         """Read frames ``[start, stop)``: one h5py slice per part, straight into ``out``."""
         n = stop - start
-        if out is None:
-            check_allocation(n * int(np.prod(self.frame_shape)) * self.dtype.itemsize,
-                             "frame block", self.paths[0])
-            out = np.empty((n, *self.frame_shape), self.dtype)
+        out = self.block_buffer(n, out)
         pos = 0
         first = int(np.searchsorted(self._offsets, start, side="right")) - 1
         for part in range(max(first, 0), len(self._counts)):

@@ -162,11 +162,7 @@ class ZarrReader(Reader):
 
     def read_frames(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
         """Frames ``[start, stop)`` with one slice: each chunk is decoded once."""
-        n = stop - start
-        if out is None:
-            check_allocation(n * int(np.prod(self.frame_shape)) * self.dtype.itemsize,
-                             "frame block", self.paths[0])
-            out = np.empty((n, *self.frame_shape), self.dtype)
+        out = self.block_buffer(stop - start, out)
         with self._lock:  # zarr arrays are opened once per reader and shared by threads
             arr = self._open()
         try:
