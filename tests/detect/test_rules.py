@@ -136,3 +136,31 @@ def test_flat_band_does_not_divide_by_zero():
     flags, _ = classify(s, RuleParams(stuck_std=0.0))
     assert [tuple(v) for v in np.argwhere(flags)] == [(4, 4)]
     assert flags[4, 4] == Flag.OUTLIER | Flag.HOT
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 1001, 4096])
+def test_robust_scale_matches_numpy_median(n):
+    from badpix.detect.outlier import robust_scale
+
+    rng = np.random.default_rng(n)
+    dev = np.round(rng.normal(size=n) * 4) / 8  # ties and signed zeros
+    dev[rng.random(n) < 0.1] = np.nan
+    dev[:: 17] = np.inf
+    finite = dev[np.isfinite(dev)]
+    keep = dev.copy()
+    centre, scale = robust_scale(dev, 1e-3)
+    assert np.array_equal(dev, keep, equal_nan=True)  # the input is left alone
+    if finite.size:
+        want = float(np.median(finite))
+        assert centre == want and np.signbit(centre) == np.signbit(want)
+        assert scale == max(1.4826 * float(np.median(np.abs(finite - want))), 1e-3)
+
+
+def test_range_rule_many_pinned_pixels_uses_the_full_filter():
+    """More than 1/8 of the band pinned: the whole-image local median path."""
+    frames = np.full((6, 16, 16), 100, np.uint8)
+    frames[:, :, :8] = 255  # half the band saturated: a saturated region, not hot pixels
+    frames[:, 3, 12] = 255  # an isolated saturated pixel
+    flags, _ = classify(band_stats(frames))
+    assert flags[3, 12] & Flag.HOT
+    assert not (flags[:, :6] & Flag.HOT).any()

@@ -93,3 +93,56 @@ def test_bad_arguments():
         local_variance(np.zeros((3, 3, 3)))
     with pytest.raises(ParameterError):
         local_mean(np.zeros((3, 3)), 0)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("size", [3, 5, (5, 2), (1, 4), (4, 1), 8])
+@pytest.mark.parametrize("shape", [(1, 300), (3, 257), (130, 5), (7, 129)])
+def test_local_median_chunks_and_edges_equal_scipy(mode, size, shape):
+    """Edge columns by index arithmetic and row chunks of 128 columns, NaN-free fast path."""
+    rng = np.random.default_rng(17)
+    img = rng.integers(0, 40, shape).astype(np.float64)  # many ties
+    ref = ndi.median_filter(img, size, mode=mode, cval=7.5)
+    assert np.array_equal(local_median(img, size, mode, cval=7.5), ref)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_local_median_with_nan_every_mode(mode):
+    rng = np.random.default_rng(18)
+    img = rng.normal(size=(19, 140))
+    img[rng.random(img.shape) < 0.1] = np.nan
+    ref = ndi.generic_filter(img, _nan_rank_median, size=(3, 5), mode=mode, cval=1.5)
+    assert np.array_equal(local_median(img, (3, 5), mode, cval=1.5), ref, equal_nan=True)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_local_median_at_equals_full_filter(mode):
+    from badpix.stats.spatial import local_median_at
+
+    rng = np.random.default_rng(19)
+    img = rng.normal(size=(21, 33))
+    img[rng.random(img.shape) < 0.1] = np.nan
+    ys, xs = np.nonzero(rng.random(img.shape) < 0.2)
+    full = local_median(img, 5, mode, cval=2.0)[ys, xs]
+    assert np.array_equal(local_median_at(img, ys, xs, 5, mode, cval=2.0), full, equal_nan=True)
+
+
+@pytest.mark.parametrize("groups", [(1,) * 5, (5, 5), (10, 10, 5), (6, 3), (14, 14, 14, 7), (2, 2, 1)])
+def test_merge_network_on_sorted_groups(groups):
+    from badpix.stats.spatial import merge_network
+
+    rng = np.random.default_rng(len(groups))
+    n = sum(groups)
+    a = np.concatenate([np.sort(rng.integers(0, 6, (300, g)), axis=1) for g in groups], axis=1)
+    for rank in (None, n // 2):
+        pairs, order = merge_network(groups, rank)
+        b = a.astype(np.float64)
+        for i, j in pairs:
+            lo = np.minimum(b[:, i], b[:, j])
+            b[:, j] = np.maximum(b[:, i], b[:, j])
+            b[:, i] = lo
+        want = np.sort(a, axis=1)
+        if rank is None:
+            assert np.array_equal(b[:, order], want)
+        else:
+            assert np.array_equal(b[:, order[0]], want[:, rank])

@@ -76,12 +76,16 @@ def pack(shape: tuple[int, int],
     flags = np.zeros(shape, np.uint8)
     scores: dict[str, np.ndarray] = {}
     severity = np.full(shape, -np.inf)
+    sev = np.empty(shape)  # reused: no fresh band-size temporaries per rule
     for name, (bit, (mask, score), threshold) in results.items():
-        flags[mask] |= np.uint8(bit)
+        np.bitwise_or(flags, np.uint8(bit), out=flags, where=mask)
         scores[name] = score
         with np.errstate(invalid="ignore", divide="ignore"):
-            sev = score / threshold if threshold > 0 else np.where(mask, np.inf, 0.0)
-        severity = np.fmax(severity, sev)
+            if threshold > 0 and score.dtype == np.float64:
+                s = np.divide(score, threshold, out=sev)
+            else:
+                s = score / threshold if threshold > 0 else np.where(mask, np.inf, 0.0)
+        np.fmax(severity, s, out=severity)
     severity[np.isneginf(severity)] = np.nan
     scores["score"] = severity
     return flags, scores

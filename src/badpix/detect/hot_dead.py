@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..stats.bandstats import BandStats
+from ..stats.spatial import local_median_at
 from .outlier import default_scale_floor, deviation_from_local_median, local_median, robust_scale
 
 
@@ -35,7 +36,9 @@ def mean_z(stats: BandStats, size: int = 5, scale_floor: float | None = None) ->
     dev = deviation_from_local_median(stats.mean, size)
     floor = default_scale_floor(stats) if scale_floor is None else scale_floor
     centre, scale = robust_scale(dev, floor)
-    return (dev - centre) / scale
+    dev -= centre  # in place: dev is ours
+    dev /= scale
+    return dev
 
 
 def _range_pinned(stats: BandStats, size: int, top: bool) -> np.ndarray:
@@ -44,11 +47,18 @@ def _range_pinned(stats: BandStats, size: int, top: bool) -> np.ndarray:
     lo, hi = stats.value_range
     with np.errstate(invalid="ignore"):
         pinned = stats.min >= hi if top else stats.max <= lo
-        if not pinned.any():  # the usual case: skip the local median
+        ys, xs = np.nonzero(pinned)
+        if ys.size == 0:  # the usual case: skip the local median
+            return pinned
+        ref = stats.min if top else stats.max
+        if ys.size * 8 < pinned.size:  # a few pixels: their windows only (same values)
+            med = local_median_at(ref, ys, xs, size)
+            keep = med < hi if top else med > lo
+            pinned[ys[~keep], xs[~keep]] = False
             return pinned
         if top:
-            return pinned & (local_median(stats.min, size) < hi)
-        return pinned & (local_median(stats.max, size) > lo)
+            return pinned & (local_median(ref, size) < hi)
+        return pinned & (local_median(ref, size) > lo)
 
 
 def hot(stats: BandStats, hot_z: float = 25.0, size: int = 5, scale_floor: float | None = None,
@@ -80,6 +90,8 @@ def _beyond(stats: BandStats, score: np.ndarray, threshold: float, size: int, us
         mask = score > threshold
     if use_range:
         pinned = _range_pinned(stats, size, top=top)
-        mask |= pinned
-        score = np.where(pinned, np.fmax(score, threshold), score)
+        if pinned.any():
+            mask |= pinned
+            score = score.copy()  # the caller's z is shared by HOT and DEAD
+            np.fmax(score, threshold, out=score, where=pinned)
     return mask, score

@@ -31,7 +31,9 @@ def noisy(stats: BandStats, noisy_z: float = 8.0, size: int = 5,
     dev = deviation_from_local_median(stats.std, size)
     floor = default_scale_floor(stats) if scale_floor is None else scale_floor
     centre, scale = robust_scale(dev, floor)
-    z = (dev - centre) / scale
+    dev -= centre  # in place: dev is ours
+    dev /= scale
+    z = dev
     with np.errstate(invalid="ignore"):
         mask = z > noisy_z
     return mask, z

@@ -39,12 +39,26 @@ def robust_scale(dev: np.ndarray, floor: float) -> tuple[float, float]:
 
     The floor keeps flat or quantised bands (MAD = 0) from dividing by zero.
     """
-    finite = dev[np.isfinite(dev)]
+    finite = dev[np.isfinite(dev)]  # the only copy: partitioned and overwritten in place
     if finite.size == 0:
         return 0.0, floor
-    centre = float(np.median(finite))
-    mad = float(np.median(np.abs(finite - centre)))
+    centre = _median_inplace(finite)
+    np.subtract(finite, centre, out=finite)
+    mad = _median_inplace(np.abs(finite, out=finite))
     return centre, max(1.4826 * mad, floor)
+
+
+def _median_inplace(a: np.ndarray) -> float:
+    """``float(np.median(a))`` of a non-empty NaN-free 1-D float64 array, partitioning ``a`` itself.
+
+    The same ``kth`` as :func:`numpy.median` (middle rank(s) and the last element,
+    its NaN check) and the same mean of the middle pair: bit-identical, even to the
+    sign of a zero median, without numpy's copy.
+    """
+    k = a.size // 2
+    kth = [k, -1] if a.size % 2 else [k - 1, k, -1]
+    a.partition(kth)
+    return float(np.mean(a[kth[0]:k + 1]))
 
 
 def default_scale_floor(stats: BandStats) -> float:
@@ -72,13 +86,19 @@ def outlier(stats: BandStats, outlier_k: float = 8.0,
         raise ParameterError(f"band {stats.name}: the OUTLIER rule needs the temporal median "
                              "(statistics were computed without it)")
     dev = deviation_from_local_median(stats.median, outlier_size)
-    absdev = np.abs(dev)
+    absdev = np.abs(dev, out=dev)
     if not np.isfinite(absdev).any():
         return np.zeros(dev.shape, bool), np.full(dev.shape, np.nan)
-    scale = np.nanmean(absdev)
+    if np.isnan(absdev).any():
+        scale = np.nanmean(absdev)
+    else:  # what nanmean computes without NaN, minus its copy of the array
+        scale = np.sum(absdev) / absdev.size
     with np.errstate(invalid="ignore"):
         mask = absdev > outlier_k * scale
-    with np.errstate(invalid="ignore", divide="ignore"):
-        score = absdev / scale if scale > 0 else np.where(absdev > 0, np.inf, 0.0)
-    score = np.where(np.isnan(absdev), np.nan, score)
+    if scale > 0:  # NaN deviations stay NaN by themselves
+        with np.errstate(invalid="ignore", divide="ignore"):
+            score = np.divide(absdev, scale, out=absdev)
+    else:
+        score = np.where(absdev > 0, np.inf, 0.0)
+        score[np.isnan(absdev)] = np.nan
     return mask, score

@@ -102,14 +102,19 @@ class BandAccumulators:
 def finalize_band(name: str, n_frames: int, dtype: np.dtype, moments: dict,
                   median: np.ndarray | None) -> BandStats:
     """BandStats from finalized moments (a dict as returned by ``finalize``) and a median."""
-    with np.errstate(invalid="ignore"):
-        lo = float(np.nanmin(moments["min"])) if np.isfinite(moments["min"]).any() else 0.0
-        hi = float(np.nanmax(moments["max"])) if np.isfinite(moments["max"]).any() else 0.0
-    return BandStats(
+    lo = hi = 0.0
+    if np.dtype(dtype).kind not in "iub":  # integers: the dtype's range, no pass over the data
+        with np.errstate(invalid="ignore"):
+            lo = float(np.nanmin(moments["min"])) if np.isfinite(moments["min"]).any() else 0.0
+            hi = float(np.nanmax(moments["max"])) if np.isfinite(moments["max"]).any() else 0.0
+    stats = BandStats(
         name=name, n_frames=n_frames, dtype=np.dtype(dtype), count=moments["count"],
         mean=moments["mean"], var=moments["var"], min=moments["min"], max=moments["max"],
         median=median, value_range=value_range(dtype, lo, hi),
     )
+    if "std" in moments:
+        stats.set_std(moments["std"])
+    return stats
 
 
 def classify_band(stack: Stack, band: Band, moments: MomentAccumulator,

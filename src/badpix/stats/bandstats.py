@@ -35,7 +35,22 @@ class BandStats:
 
     @property
     def std(self) -> np.ndarray:
-        return np.sqrt(self.var)
+        """``sqrt(var)``, computed once per ``var`` array (several rules read it).
+
+        >>> s = BandStats("b", 1, np.dtype("uint8"), np.ones((1, 1)), np.ones((1, 1)),
+        ...               np.full((1, 1), 4.0), np.ones((1, 1)), np.ones((1, 1)))
+        >>> s.std is s.std, float(s.std[0, 0])
+        (True, 2.0)
+        """
+        cached = self.__dict__.get("_std")
+        if cached is None or cached[0] is not self.var:
+            cached = (self.var, np.sqrt(self.var))
+            self.__dict__["_std"] = cached
+        return cached[1]
+
+    def set_std(self, std: np.ndarray) -> None:
+        """Provide ``sqrt(var)`` already computed (e.g. by the moment accumulator)."""
+        self.__dict__["_std"] = (self.var, std)
 
     @property
     def shape(self) -> tuple[int, int]:

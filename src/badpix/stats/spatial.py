@@ -5,9 +5,11 @@ Edge modes are those of :mod:`scipy.ndimage` (``reflect``, ``nearest``,
 scipy places them (origin 0: rows ``i - k//2 .. i - k//2 + k - 1``).
 
 * :func:`local_median` equals ``scipy.ndimage.median_filter(img, size, mode=mode)``
-  exactly on NaN-free input (as float64).  It uses a pruned Batcher sorting
-  network evaluated on whole rows at once (SIMD min/max, no branches) for
-  windows of up to 64 pixels and per-pixel quickselect otherwise.
+  exactly on NaN-free input (as float64).  For windows of up to 64 pixels it
+  sorts every column, merges neighbouring columns and selects the rank from
+  those with pruned Batcher networks (:func:`merge_network`), evaluated on row
+  chunks at once (SIMD min/max, no branches), with the edge mode applied as
+  index arithmetic (no padded copy); per-pixel quickselect otherwise.
   **Extension:** NaN pixels are ignored: the result is the value of rank
   ``count // 2`` among the ``count`` non-NaN values of the window (scipy's rank
   choice, i.e. the upper middle value for an even count), NaN if none.
@@ -111,6 +113,118 @@ def selection_network(n: int, rank: int) -> np.ndarray:
     return np.asarray(kept, dtype=np.int64).reshape(-1, 2)
 
 
+def _batcher_pairs(size: int) -> list[tuple[int, int]]:
+    """Comparators of Batcher's odd-even merge sort of ``size`` (a power of two) values."""
+    pairs = []
+    p = 1
+    while p < size:
+        k = p
+        while k >= 1:
+            for j in range(k % p, size - k, 2 * k):
+                for i in range(min(k, size - j - k)):
+                    if (i + j) // (2 * p) == (i + j + k) // (2 * p):
+                        pairs.append((i + j, i + j + k))
+            k //= 2
+        p *= 2
+    return pairs
+
+
+def _bits(mask: int):
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
+
+
+@lru_cache(maxsize=32)
+def merge_network(groups: tuple[int, ...], rank: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Comparators that sort (``rank=None``) or select from already sorted groups of values.
+
+    The input rows are the groups one after the other, each sorted ascending.
+    Batcher's odd-even merge sort runs on a layout with every group at a
+    power-of-two stride, padded with +inf; every comparator whose outcome is
+    already implied by what is known (the sorted groups, the padding, earlier
+    comparators; tracked as a transitively closed "<=" relation between
+    intermediate values) is dropped, or turned into a renaming of rows when
+    it would always swap.  With ``rank``, comparators that cannot influence
+    the rank-``rank`` value are pruned too.
+
+    Returns
+    -------
+    pairs
+        int64 ``(m, 2)``: min to row ``pairs[p, 0]``, max to ``pairs[p, 1]``.
+    order
+        The row holding sorted position ``i`` afterwards (``rank=None``: every
+        position; else one entry, the row of the selected rank).
+
+    >>> pairs, order = merge_network((2, 2), None)
+    >>> len(pairs), order.tolist()
+    (3, [0, 1, 2, 3])
+    """
+    stride = 1
+    while stride < max(groups):
+        stride *= 2
+    slots = [g * stride + i for g, n in enumerate(groups) for i in range(n)]
+    size = 1
+    while size < stride * len(groups):
+        size *= 2
+    # intermediate values are nodes; up[v] / down[v]: bit set of the nodes known >= / <= v
+    row_of = dict(zip(slots, range(len(slots)), strict=True))
+    pad = sum(1 << s for s in range(size) if s not in row_of)  # +inf, above everything
+    up, down = [], []
+    for s in range(size):
+        if s in row_of:
+            g, i = divmod(s, stride)
+            up.append(sum(1 << t for t in range(s, g * stride + groups[g])) | pad)
+            down.append(sum(1 << t for t in range(g * stride, s + 1)))
+        else:
+            up.append(pad)
+            down.append((1 << size) - 1)
+    node = list(range(size))  # node at each position
+    row = [row_of.get(s, -1) for s in range(size)]  # buffer row at each position
+    kept = []
+    for a, b in _batcher_pairs(size):
+        u, v = node[a], node[b]
+        if up[u] >> v & 1:  # already in order
+            continue
+        if up[v] >> u & 1:  # always swaps: rename instead
+            node[a], node[b] = v, u
+            row[a], row[b] = row[b], row[a]
+            continue
+        kept.append((row[a], row[b]))
+        lo, hi = len(up), len(up) + 1
+        up += [up[u] | up[v] | 1 << lo | 1 << hi, (up[u] & up[v]) | 1 << hi]
+        down += [(down[u] & down[v]) | 1 << lo, down[u] | down[v] | 1 << lo | 1 << hi]
+        for m in (lo, hi):  # close the relation over the two new nodes
+            for x in _bits(down[m]):
+                up[x] |= up[m]
+            for x in _bits(up[m]):
+                down[x] |= down[m]
+        node[a], node[b] = lo, hi
+    if rank is None:
+        return np.asarray(kept, np.int64).reshape(-1, 2), np.asarray(row[:len(slots)], np.int64)
+    needed = {row[rank]}  # the padding sorts above every value, so ranks are unchanged
+    pruned = []
+    for a, b in reversed(kept):
+        if a in needed or b in needed:
+            pruned.append((a, b))
+            needed.update((a, b))
+    pruned.reverse()
+    return np.asarray(pruned, np.int64).reshape(-1, 2), np.asarray([row[rank]], np.int64)
+
+
+def _source_index(n: int, k: int, mode: str) -> np.ndarray:
+    """Source index of every position of an axis padded for a ``k`` window; -1: ``cval``."""
+    widths = (k // 2, k - 1 - k // 2)
+    pm = _PAD_MODES[mode]
+    kw = {"constant_values": -1} if pm == "constant" else {}
+    return np.pad(np.arange(n, dtype=np.int64), widths, mode=pm, **kw)
+
+
+#: output columns per step of the network kernel (buffers of 25 x 128 doubles for 5x5)
+_CHUNK = 128
+
+
 def local_median(img: np.ndarray, size: int | tuple[int, int] = 5, mode: str = "reflect",
                  cval: float = 0.0) -> np.ndarray:
     """Median over a ``size`` window around each pixel, NaN ignored, as float64.
@@ -123,20 +237,51 @@ def local_median(img: np.ndarray, size: int | tuple[int, int] = 5, mode: str = "
     """
     img = _check(img, mode)
     ky, kx = _sizes(size)
-    data = img.astype(np.float64)
-    padded = _pad(data, ky, kx, mode, cval)
+    data = np.ascontiguousarray(img, dtype=np.float64)  # read only: no copy of float64 input
     out = np.empty(data.shape, np.float64)
     npx = ky * kx
-    nan = np.isnan(padded)
     if npx <= _NETWORK_MAX:
-        K.network_median(padded, ky, kx, selection_network(npx, npx // 2), npx // 2, out)
-        if nan.any():
+        colnet, colord = merge_network((1,) * ky, None)
+        pairnet, pairord = merge_network((ky, ky), None)
+        selnet, rank_row = merge_network((2 * ky,) * (kx // 2) + (ky,) * (kx % 2), npx // 2)
+        rows = _source_index(data.shape[0], ky, mode)
+        cols = _source_index(data.shape[1], kx, mode)
+        K.network_median(data, rows, cols, float(cval), ky, kx, colnet, colord, pairnet, pairord,
+                         selnet, int(rank_row[0]), _CHUNK, out)
+        # integer input has no NaN; else one check, and the NaN machinery only if needed
+        if img.dtype.kind == "f" and np.isnan(data).any():
             # redo, ignoring NaN, every pixel whose window holds a NaN
-            ys, xs = np.nonzero(_window_any(nan, ky, kx))
+            padded = _pad(data, ky, kx, mode, cval)
+            ys, xs = np.nonzero(_window_any(np.isnan(padded), ky, kx))
             K.window_median_at(padded, ky, kx, ys.astype(np.int64), xs.astype(np.int64), out)
     else:
+        padded = _pad(data, ky, kx, mode, cval)
         ys, xs = np.indices(data.shape).reshape(2, -1)
         K.window_median_at(padded, ky, kx, ys.astype(np.int64), xs.astype(np.int64), out)
+    return out
+
+
+def local_median_at(img: np.ndarray, ys: np.ndarray, xs: np.ndarray,
+                    size: int | tuple[int, int] = 5, mode: str = "reflect",
+                    cval: float = 0.0) -> np.ndarray:
+    """``local_median(img, size, mode, cval)[ys, xs]`` without filtering the whole image.
+
+    Per-pixel quickselect: worth it while the pixels are a small fraction of the image.
+
+    >>> import numpy as np
+    >>> img = np.arange(30.0).reshape(5, 6); img[1, 1] = np.nan
+    >>> ys, xs = np.array([0, 4, 1]), np.array([0, 5, 2])
+    >>> bool(np.array_equal(local_median_at(img, ys, xs, 3), local_median(img, 3)[ys, xs]))
+    True
+    """
+    img = _check(img, mode)
+    ky, kx = _sizes(size)
+    data = np.ascontiguousarray(img, dtype=np.float64)
+    ys = np.asarray(ys, np.int64).ravel()
+    xs = np.asarray(xs, np.int64).ravel()
+    out = np.empty(ys.shape, np.float64)
+    K.window_median_mapped(data, _source_index(data.shape[0], ky, mode),
+                           _source_index(data.shape[1], kx, mode), float(cval), ky, kx, ys, xs, out)
     return out
 
 
