@@ -1,17 +1,33 @@
 """Photo series: JPEG scan throughput against decode-only throughput of the same files.
 
 Run:  .venv/bin/python benchmarks/bench_photo.py [--frames 16] [--size 2736x3648] [--quick]
+      [--repeat 3] [--keep /tmp/bp16]
 
 Prints, in one run on the same files (medians of ``--repeat`` runs, ratios
 taken inside the run):
 
-- decode-only: ``Stack.iter_blocks`` over every frame (the same threads and
-  buffers a scan uses), touching nothing else;
+- decode-only: ``Stack.iter_blocks`` over every frame -- the same decode path a
+  scan uses (same reader, same decode threads, same buffers, libjpeg-turbo via
+  ``imagecodecs`` straight into the block buffer), touching nothing else;
+- Pillow decode-only (the old path), for reference: the same iteration with
+  the ``imagecodecs`` fast path switched off (Pillow decode, ``np.asarray``, copy);
 - scan: ``scan_stack`` (moments, exact median, rules), alone, with the
-  persistence accumulator, and with the onset accumulator;
-- the persistence kernel alone on the decoded frames (ms/frame);
+  persistence accumulator, and with the onset accumulator (the default for
+  photo input).  Two ratios to decode-only: the streaming pass
+  (``result.timings["stream"]``: decode + accumulators, what grows with the
+  frame count) and the whole scan;
+- the per-frame photo accumulator kernels alone on decoded frames (ms/frame,
+  all colour bands): thresholds, persistence, onset;
 - precision/recall of the persistence rule vs the single-statistic rules on
   the synthetic moving-stars series of ``tests/photo``.
+
+Choosing ``--frames``: the streaming ratio does not depend on it, but the
+whole-scan ratio does, because median finalisation, onset change points and
+the rules are a fixed cost per scan: with 16 frames they weigh like a few
+frames of decoding, with 100+ frames they fade.  Use ``--frames 16`` (the
+default) for quick A/B comparisons of the streaming pass and ``--frames 64``
+or more when quoting the whole-scan ratio.  The machine should be otherwise
+idle (``uptime`` is printed): decode threads and numba threads share the cores.
 
 Target (issue "badpix for photographers"): scan >= 85 % of decode-only.
 """
@@ -19,11 +35,13 @@ Target (issue "badpix for photographers"): scan >= 85 % of decode-only.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 
@@ -69,8 +87,14 @@ def main() -> None:
 
     from badpix import open_stack
     from badpix.engine.local import scan_stack
-    from badpix.stats.onset import make_onset_factory
-    from badpix.stats.persistence import PersistenceAccumulator, persistence_factory
+    from badpix.io import images
+    from badpix.stats.onset import OnsetAccumulator, make_onset_factory
+    from badpix.stats.persistence import (
+        PersistenceAccumulator,
+        PersistenceParams,
+        frame_thresholds,
+        persistence_factory,
+    )
 
     folder = args.keep or Path(tempfile.mkdtemp(prefix="bench_photo_"))
     t0 = time.perf_counter()
@@ -82,6 +106,10 @@ def main() -> None:
         stack = open_stack(folder)
         for _ in stack.iter_blocks(8):
             pass
+
+    def pillow_decode_only() -> None:
+        with mock.patch.object(images, "_fast_decode", lambda *a, **k: False):
+            decode_only()
 
     streams: dict[str, list[float]] = {}
 
@@ -98,36 +126,54 @@ def main() -> None:
     scan([make_onset_factory(times)])
 
     n = args.frames
-    rows = [("decode only", median_time(decode_only, args.repeat))]
-    rows.append(("scan (standard rules)", median_time(lambda: scan([], "std"), args.repeat)))
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+          f"({os.cpu_count()} CPUs)")
+    rows = [("decode only", median_time(decode_only, args.repeat), None),
+            ("Pillow decode (old path)", median_time(pillow_decode_only, args.repeat), None)]
+    rows.append(("scan (standard rules)", median_time(lambda: scan([], "std"), args.repeat),
+                 "std"))
     rows.append(("scan + persistence",
-                 median_time(lambda: scan([persistence_factory], "pers"), args.repeat)))
+                 median_time(lambda: scan([persistence_factory], "pers"), args.repeat), "pers"))
     rows.append(("scan + onset",
-                 median_time(lambda: scan([make_onset_factory(times)], "onset"), args.repeat)))
+                 median_time(lambda: scan([make_onset_factory(times)], "onset"), args.repeat),
+                 "onset"))
     base = rows[0][1]
-    print(f"\n{'pipeline':<24}{'total s':>8}{'frames/s':>10}{'of decode':>11}"
+    print(f"\n{'pipeline':<26}{'total s':>8}{'frames/s':>10}{'of decode':>11}"
           f"{'stream s':>10}{'stream fr/s':>12}{'of decode':>11}")
-    keys = [None, "std", "pers", "onset"]
-    for (name, t), key in zip(rows, keys, strict=True):
-        line = f"{name:<24}{t:8.2f}{n / t:10.2f}{base / t:10.0%}"
+    for name, t, key in rows:
+        line = f"{name:<26}{t:8.2f}{n / t:10.2f}{base / t:10.0%}"
         if key is not None:
             st = statistics.median(streams[key][-args.repeat:])
             line += f"{st:10.2f}{n / st:12.2f}{base / st:10.0%}"
         print(line)
+    print("(of decode: decode-only time / this time; 'stream' is the streaming pass only)")
 
-    # the persistence kernel alone, 3 colour bands of decoded frames
+    # the per-frame photo accumulator kernels alone, all colour bands of decoded frames
     stack = open_stack(folder)
     block = next(iter(stack.iter_blocks(min(8, n))))[1].copy()
-    accs = [PersistenceAccumulator(b.shape, stack.dtype) for b in stack.bands]
+    bands = [(b, b.view(block)) for b in stack.bands]
+    params = PersistenceParams()
+    pers = [PersistenceAccumulator(b.shape, stack.dtype) for b, _ in bands]
+    onset = [OnsetAccumulator(b.shape, stack.dtype, len(block), times=None) for b, _ in bands]
 
-    def kernel() -> None:
-        for acc, b in zip(accs, stack.bands, strict=True):
-            acc.update(b.view(block), 0)
+    def thresholds() -> None:
+        for _, v in bands:
+            frame_thresholds(v, params)
 
-    kernel()
-    t = median_time(kernel, args.repeat)
-    print(f"\npersistence kernel alone: {1e3 * t / len(block):.1f} ms/frame "
-          f"({len(stack.bands)} bands of {stack.bands[0].shape[0]}x{stack.bands[0].shape[1]})")
+    def kernel(accs) -> None:
+        for acc, (_, v) in zip(accs, bands, strict=True):
+            acc.update(v, 0)
+
+    kernel(pers)
+    kernel(onset)
+    print(f"\nper-frame kernels alone ({len(bands)} bands of "
+          f"{bands[0][0].shape[0]}x{bands[0][0].shape[1]}, {len(block)} frames a block):")
+    for name, fn in (("thresholds (frame_thresholds)", thresholds),
+                     ("persistence update", lambda: kernel(pers)),
+                     ("onset update (+ bit store)", lambda: kernel(onset))):
+        t = median_time(fn, args.repeat)
+        print(f"  {name:<32}{1e3 * t / len(block):7.1f} ms/frame")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
     from tests.photo.test_persistence_precision import run
 

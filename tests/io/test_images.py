@@ -241,3 +241,137 @@ def test_open_stack_blocks_and_pickle(tmp_path, rng):
     out = np.empty(clone.frame_shape, clone.dtype)
     clone.read_frame(4, out)
     assert np.array_equal(out, frames[4])
+
+
+# -- the imagecodecs fast path: Pillow's pixels, Pillow's errors ---------------------------
+
+def _smooth(rng, shape):
+    """A photo-like frame (smooth scene + noise) so that JPEG rounding is exercised."""
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
+    scene = 128 + 80 * np.sin(yy / 7.0) * np.cos(xx / 11.0)
+    if len(shape) == 3:
+        scene = scene[..., None] * np.array([1.0, 0.8, 0.6])
+        scene = np.broadcast_to(scene[:, :, :shape[2]], shape)
+    return np.clip(scene + rng.normal(0, 6, shape), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def spy_imagecodecs(monkeypatch):
+    """Count the imagecodecs decodes, to prove which path a frame took."""
+    import imagecodecs
+
+    calls = []
+    for name in ("jpeg8_decode", "png_decode"):
+        real = getattr(imagecodecs, name)
+
+        def spy(*a, _real=real, _name=name, **kw):
+            calls.append(_name)
+            return _real(*a, **kw)
+
+        monkeypatch.setattr(imagecodecs, name, spy)
+    return calls
+
+
+@pytest.mark.parametrize("shape", [(37, 61, 3), (37, 61)], ids=["rgb", "grey"])
+@pytest.mark.parametrize("kw", [{"quality": 92}, {"quality": 75, "progressive": True},
+                                {"quality": 90, "subsampling": 0},
+                                {"quality": 85, "restart_marker_blocks": 2}],
+                         ids=["baseline", "progressive", "444", "restart"])
+def test_jpeg_fast_path_gives_pillows_pixels(tmp_path, rng, spy_imagecodecs, shape, kw):
+    paths = [_save(tmp_path / f"f{i}.jpg", _smooth(rng, shape), **kw) for i in range(2)]
+    r = open_reader(tmp_path)
+    out = np.empty((2, *r.frame_shape), r.dtype)
+    r.read_frames(0, 2, out)
+    assert spy_imagecodecs == ["jpeg8_decode"] * 2
+    for p, got in zip(paths, out, strict=True):
+        ref = np.asarray(Image.open(p))
+        assert np.array_equal(got, ref.reshape(got.shape))
+    # a non-contiguous destination takes the same path through a temporary
+    wide = np.zeros((*r.frame_shape[:2], r.frame_shape[2] * 2), np.uint8)
+    r.read_frame(1, wide[:, :, ::2])
+    assert np.array_equal(wide[:, :, ::2], out[1]) and not wide[:, :, 1::2].any()
+
+
+def test_png8_fast_path_gives_pillows_pixels(tmp_path, rng, spy_imagecodecs):
+    rgb = _save(tmp_path / "a.png", _smooth(rng, (20, 30, 3)))
+    grey = _save(tmp_path / "b.png", _smooth(rng, (20, 30)))
+    for p, n_fast in ((rgb, 1), (grey, 2)):
+        r = open_reader(p)
+        out = np.empty(r.frame_shape, r.dtype)
+        r.read_frame(0, out)
+        assert np.array_equal(out, np.asarray(Image.open(p)).reshape(out.shape))
+        assert spy_imagecodecs == ["png_decode"] * n_fast
+    # palette, alpha and CMYK stay with Pillow (conversions)
+    Image.fromarray(_smooth(rng, (20, 30, 3))).convert("P").save(tmp_path / "p.png")
+    Image.fromarray(_smooth(rng, (20, 30, 3))).convert("CMYK").save(tmp_path / "c.jpg")
+    for name in ("p.png", "c.jpg"):
+        r = open_reader(tmp_path / name)
+        out = np.empty(r.frame_shape, r.dtype)
+        r.read_frame(0, out)
+        assert np.array_equal(out, np.asarray(Image.open(tmp_path / name).convert("RGB")))
+    assert spy_imagecodecs == ["png_decode"] * 2
+
+
+@pytest.mark.parametrize("progressive", [False, True], ids=["baseline", "progressive"])
+@pytest.mark.parametrize("cut", ["eoi", "half", "header"])
+def test_truncated_or_corrupt_jpeg_is_decode_error(tmp_path, rng, progressive, cut):
+    p = _save(tmp_path / "t.jpg", _smooth(rng, (64, 64, 3)), progressive=progressive)
+    r = open_reader(p)
+    data = p.read_bytes()
+    if cut == "eoi":  # only the end-of-image marker is missing
+        p.write_bytes(data[:-2])
+    elif cut == "half":  # libjpeg alone would pad this with grey rows
+        p.write_bytes(data[: len(data) // 2])
+    else:  # the frame header overwritten
+        sof = data.index(b"\xff\xc2" if progressive else b"\xff\xc0")
+        p.write_bytes(data[:sof] + b"\x00" * 64 + data[sof + 64:])
+    out = np.zeros(r.frame_shape, r.dtype)
+    with pytest.raises(DecodeError, match="t.jpg"):
+        r.read_frame(0, out)
+
+
+def test_jpeg_replaced_by_other_size_is_decode_error(tmp_path, rng):
+    p = _save(tmp_path / "x.jpg", _smooth(rng, (32, 48, 3)))
+    r = open_reader(p)
+    out = np.zeros(r.frame_shape, r.dtype)
+    r.read_frame(0, out)
+    for shape in ((32, 40, 3), (40, 48, 3), (48, 32, 3), (32, 48)):
+        _save(p, _smooth(rng, shape))
+        if len(shape) == 2:  # same size, now grey: converted, as Pillow would
+            r.read_frame(0, out)
+            assert np.array_equal(out, np.asarray(Image.open(p).convert("RGB")))
+            continue
+        with pytest.raises(DecodeError, match="x.jpg") as info:
+            r.read_frame(0, out)
+        assert f"{shape[0]}x{shape[1]}" in str(info.value)
+
+
+def test_jpeg_with_trailing_data_and_mpo(tmp_path, rng):
+    a, b = _smooth(rng, (24, 40, 3)), _smooth(rng, (24, 40, 3))
+    p = _save(tmp_path / "tail.jpg", a)
+    p.write_bytes(p.read_bytes() + b"camera trailer \xff\xd9 bytes")
+    Image.fromarray(a).save(tmp_path / "multi.jpg", "MPO", save_all=True,
+                            append_images=[Image.fromarray(b)])
+    for name in ("tail.jpg", "multi.jpg"):
+        r = open_reader(tmp_path / name)
+        out = np.empty(r.frame_shape, r.dtype)
+        r.read_frame(0, out)
+        with Image.open(tmp_path / name) as im:
+            assert np.array_equal(out, np.asarray(im))
+
+
+def test_png8_fast_path_ignores_gamma_and_sbit_like_pillow(tmp_path, rng, spy_imagecodecs):
+    import struct
+
+    from PIL import PngImagePlugin
+
+    a = rng.integers(0, 256, (12, 17, 3), dtype=np.uint8)
+    info = PngImagePlugin.PngInfo()
+    info.add(b"gAMA", struct.pack(">I", 100000))
+    info.add(b"sBIT", bytes([5, 5, 5]))
+    Image.fromarray(a).save(tmp_path / "g.png", pnginfo=info)
+    r = open_reader(tmp_path / "g.png")
+    out = np.empty(r.frame_shape, r.dtype)
+    r.read_frame(0, out)
+    assert spy_imagecodecs == ["png_decode"]
+    assert np.array_equal(out, a) and np.array_equal(out, np.asarray(Image.open(tmp_path / "g.png")))

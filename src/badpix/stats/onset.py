@@ -79,29 +79,73 @@ def capture_order(times: np.ndarray | None, n_frames: int) -> np.ndarray:
 
 
 @njit(parallel=True, cache=True)
-def _onset_kernel(bits, n, best_t, ones_at):  # pragma: no cover - numba
-    """Per pixel: earliest ``t`` maximising ``sum_{i>=t} (2 b_i - 1)`` (> 0), and its ones."""
+def _onset_kernel(bits, n, min_frames, persistence, order, times, rank, frac, frame,
+                  otime):  # pragma: no cover - numba
+    """Per pixel: the change point and the rule, straight to the outputs.
+
+    Change point: the earliest ``t`` maximising ``sum_{i>=t} (2 b_i - 1)`` (> 0)
+    and the stand-outs from it on, in int32 lanes (``n < 2**31``).  Rule: the
+    run ``n - t`` must be ``>= min_frames`` and its fraction of stand-outs
+    ``>= persistence``; otherwise ``rank`` is -1 and ``frac`` 0.  ``frame``
+    (stack index, ``order[rank]``) and ``otime`` (``times[frame]``, NaN
+    without ``times``) are filled when ``frame`` is not ``(0, 0)``.
+    """
     groups, h, w = bits.shape
+    want_frame = frame.shape[0] > 0
+    has_times = times.shape[0] > 0
     for r in prange(h):
-        s = np.zeros(w, np.int64)
-        best = np.zeros(w, np.int64)
-        ones = np.zeros(w, np.int64)
-        arg = np.full(w, n, np.int64)
-        oat = np.zeros(w, np.int64)
+        s = np.zeros(w, np.int32)
+        best = np.zeros(w, np.int32)
+        ones = np.zeros(w, np.int32)
+        arg = np.full(w, n, np.int32)
+        oat = np.zeros(w, np.int32)
         for t in range(n - 1, -1, -1):
             row = bits[t >> 3, r]
             shift = 7 - (t & 7)
+            tt = np.int32(t)
             for c in range(w):
-                b = np.int64((row[c] >> shift) & 1)
-                s[c] += 2 * b - 1
-                ones[c] += b
-                take = (s[c] >= best[c]) & (s[c] > 0)
-                best[c] = s[c] if take else best[c]
-                arg[c] = t if take else arg[c]
-                oat[c] = ones[c] if take else oat[c]
+                b = np.int32((row[c] >> shift) & 1)
+                sc = np.int32(s[c] + 2 * b - 1)
+                oc = np.int32(ones[c] + b)
+                s[c] = sc
+                ones[c] = oc
+                take = (sc >= best[c]) & (sc > 0)
+                best[c] = sc if take else best[c]
+                arg[c] = tt if take else arg[c]
+                oat[c] = oc if take else oat[c]
         for c in range(w):
-            best_t[r, c] = arg[c]
-            ones_at[r, c] = oat[c]
+            a = np.int64(arg[c])
+            run = n - a
+            f = np.float64(oat[c]) / np.float64(max(run, 1)) if run > 0 else 0.0
+            ok = (run >= min_frames) & (f >= persistence) & (run > 0)
+            rank[r, c] = a if ok else -1
+            frac[r, c] = f if ok else 0.0
+            if want_frame:
+                fi = order[a] if ok else -1
+                frame[r, c] = fi
+                otime[r, c] = times[fi] if ok and has_times else np.nan
+
+
+def _onset_outputs(bits: np.ndarray, n_frames: int, persistence: float, min_frames: int | None,
+                   order: np.ndarray | None = None, times: np.ndarray | None = None):
+    """``(rank, frac, frame, otime)`` per pixel; ``frame``/``otime`` only with ``order``."""
+    _, h, w = bits.shape
+    if n_frames >= 2 ** 31 - 1:
+        raise ValueError(f"onset: {n_frames} frames is more than the int32 counters hold")
+    if min_frames is None:
+        min_frames = max(3, math.ceil(n_frames / 10))
+    rank = np.empty((h, w), np.int64)
+    frac = np.empty((h, w), np.float64)
+    shape = (h, w) if order is not None else (0, 0)
+    frame = np.empty(shape, np.int64)
+    otime = np.empty(shape, np.float64)
+    order = np.zeros(0, np.int64) if order is None else np.ascontiguousarray(order, np.int64)
+    times = np.zeros(0, np.float64) if times is None else np.ascontiguousarray(times, np.float64)
+    # run >= min_frames  <=>  run >= ceil(min_frames) for the integer run
+    _onset_kernel(np.ascontiguousarray(bits), int(n_frames), math.ceil(min_frames),
+                  float(persistence),
+                  order, times, rank, frac, frame, otime)
+    return rank, frac, frame, otime
 
 
 def onset_from_bits(bits: np.ndarray, n_frames: int, persistence: float = 0.9,
@@ -117,17 +161,8 @@ def onset_from_bits(bits: np.ndarray, n_frames: int, persistence: float = 0.9,
     >>> rank.tolist(), float(frac[0, 0])
     ([[5, -1]], 1.0)
     """
-    _, h, w = bits.shape
-    if min_frames is None:
-        min_frames = max(3, math.ceil(n_frames / 10))
-    best_t = np.empty((h, w), np.int64)
-    ones_at = np.empty((h, w), np.int64)
-    _onset_kernel(np.ascontiguousarray(bits), int(n_frames), best_t, ones_at)
-    run = n_frames - best_t
-    with np.errstate(invalid="ignore", divide="ignore"):
-        frac = np.where(run > 0, ones_at / np.maximum(run, 1), 0.0)
-    ok = (run >= min_frames) & (frac >= persistence) & (run > 0)
-    return np.where(ok, best_t, -1), np.where(ok, frac, 0.0)
+    rank, frac, _, _ = _onset_outputs(bits, n_frames, persistence, min_frames)
+    return rank, frac
 
 
 class OnsetAccumulator(PersistenceAccumulator):
@@ -173,13 +208,10 @@ class OnsetAccumulator(PersistenceAccumulator):
     def finalize(self) -> dict[str, np.ndarray]:
         out = super().finalize()
         n = self.total_frames
-        rank, frac = onset_from_bits(self.bits, n, self.params.persistence,
-                                     self.params.onset_min_frames)
-        frame = np.where(rank >= 0, self.order[np.clip(rank, 0, max(n - 1, 0))], -1)
-        if self.times is not None and self.times.shape == (n,):
-            otime = np.where(frame >= 0, self.times[np.clip(frame, 0, max(n - 1, 0))], np.nan)
-        else:
-            otime = np.full(self.shape, np.nan)
+        times = self.times if self.times is not None and self.times.shape == (n,) else None
+        rank, frac, frame, otime = _onset_outputs(self.bits, n, self.params.persistence,
+                                                  self.params.onset_min_frames, self.order,
+                                                  times)
         out.update(onset_frame=frame, onset_rank=rank, onset_fraction=frac, onset_time=otime)
         return out
 

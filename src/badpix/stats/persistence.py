@@ -30,9 +30,13 @@ Speed
 A numba kernel forms the exact 3×3 median from sorted column triples (about
 15 min/max per pixel, shared between neighbouring outputs) in the data's own
 dtype for 8/16-bit unsigned data, so AVX-512 works on 32-64 pixels at once;
-integer data are compared in integers, exactly.  Rows are split across
-threads; the counters are frame-independent, so a block of frames costs one
-pass over it.
+integer data are compared in integers, exactly (the differences are cast back
+to the data's width, so numba's 64-bit integer promotion does not shrink the
+SIMD lanes to 8).  Band views of interleaved RGB blocks (column stride 3) are
+gathered with constant-stride loops.  Rows are split across threads; the
+counters are frame-independent, so a block of frames costs one pass over it.
+For integer data the per-frame threshold takes the sample residuals in int64
+and their median from a histogram (same values as the float64 route, exactly).
 
 Memory: two ``uint32`` counters per pixel (8 bytes), plus one per pixel for
 float data (frames where the pixel is finite).
@@ -56,7 +60,8 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import overload
 
 from ..errors import ParameterError
 
@@ -184,24 +189,118 @@ def _sample_residuals(frames, step_r, step_c, out):  # pragma: no cover - numba
 
 
 @njit(parallel=True, cache=True)
-def _standout(frames, thr, hot, dead, valid, bits, ranks, proto):  # pragma: no cover - numba
-    """Count frames where a pixel is more than ``thr[f]`` above / below its 3×3 median.
+def _sample_median_int(frames, step_r, step_c, nbins, res, med):  # pragma: no cover - numba
+    """Integer frames: :func:`_sample_residuals` in int64 (exact) and, when ``nbins > 0``
+    bounds the residuals, their median per frame from a histogram into ``med``.
 
-    Each task copies its rows (plus a halo, edges replicated) into a contiguous
-    padded buffer of ``proto``'s dtype -- the data's own dtype for 8/16-bit
-    unsigned data (up to 64 SIMD lanes), float64 for floats, int64 otherwise
-    -- so the inner loops have no bounds logic and vectorise whatever the
-    band's strides.  The median is formed from sorted column triples
-    (``med3(max of lows, med3 of middles, min of highs)``, exact) and the
-    differences are taken only in the direction where they are >= 0, so
-    unsigned arithmetic never wraps.  ``valid`` (``(0, 0)`` unless float)
-    counts non-NaN frames.  ``bits`` (``(groups, h, w)``; 0 groups to skip) gets
-    bit ``ranks[f]`` (``np.packbits`` order) where frame ``f`` stands out.
+    The median of the float64 residuals that ``np.median`` would take is the same
+    integer order statistic (or the mean of the two middle ones, exact below
+    2**53), so thresholds come out bit-identical; the float conversions,
+    ``np.median``'s partition and its temporaries are saved.
     """
     n, h, w = frames.shape
+    nr = (h - step_r // 2 + step_r - 1) // step_r
+    nc = (w - step_c // 2 + step_c - 1) // step_c
+    m = nr * nc
+    for f in prange(n):
+        fr = frames[f]
+        out = res[f]
+        k = 0
+        for i in range(nr):
+            r = step_r // 2 + i * step_r
+            ru = _clamp(r - 1, h)
+            rd = _clamp(r + 1, h)
+            for j in range(nc):
+                c = step_c // 2 + j * step_c
+                lo_max = np.int64(-(2 ** 62))
+                hi_min = np.int64(2 ** 62)
+                m0 = np.int64(0)
+                m1 = np.int64(0)
+                m2 = np.int64(0)
+                for q in range(3):
+                    cc = _clamp(c - 1 + q, w)
+                    a = np.int64(fr[ru, cc])
+                    b = np.int64(fr[r, cc])
+                    d = np.int64(fr[rd, cc])
+                    mn = min(a, b)
+                    mx = max(a, b)
+                    lo_max = max(lo_max, min(mn, d))
+                    hi_min = min(hi_min, max(mx, d))
+                    md = max(mn, min(mx, d))
+                    if q == 0:
+                        m0 = md
+                    elif q == 1:
+                        m1 = md
+                    else:
+                        m2 = md
+                mid = _med3(lo_max, _med3(m0, m1, m2), hi_min)
+                out[k] = abs(np.int64(fr[r, c]) - mid)
+                k += 1
+        if nbins > 0:
+            if m == 0:
+                med[f] = np.nan
+                continue
+            hist = np.zeros(nbins, np.int64)
+            for q in range(m):
+                hist[out[q]] += 1
+            lo_rank = (m - 1) // 2
+            hi_rank = m // 2
+            cum = 0
+            a = -1
+            b = -1
+            for v in range(nbins):
+                cum += hist[v]
+                if a < 0 and cum > lo_rank:
+                    a = v
+                if cum > hi_rank:
+                    b = v
+                    break
+            med[f] = (a + b) / 2.0
+
+
+def _pos_diff(a, b, zero):  # pragma: no cover - replaced by the overload in numba code
+    """``a - b`` where ``a > b``, else 0, in the type of ``zero``."""
+    return a - b if a > b else zero
+
+
+@overload(_pos_diff)
+def _pos_diff_impl(a, b, zero):  # pragma: no cover - numba typing
+    ty = zero
+    if isinstance(zero, types.Integer):
+        # numba widens integer arithmetic to 64 bits; the explicit cast back to the
+        # data's own width (exact: the value is in 0..max) keeps uint8 data in byte lanes
+        def impl(a, b, zero):
+            return ty(max(a, b) - b)
+    else:
+        def impl(a, b, zero):  # floats: as written, so that NaN never stands out
+            return a - b if a > b else zero
+    return impl
+
+
+@njit(parallel=True, cache=True)
+def _standout(flat, sf, sr, sc, n, h, w, thr, hot, dead, valid, bits, ranks,
+              proto):  # pragma: no cover - numba
+    """Count frames where a pixel is more than ``thr[f]`` above / below its 3×3 median.
+
+    The frames are ``flat[f * sf + r * sr + c * sc]`` (``flat`` 1-D contiguous,
+    strides in elements): a band view of an RGB block has ``sc == 3``, and
+    constant strides 1-4 get their own copy loops, which LLVM vectorises as
+    interleaved loads.  Each task copies its rows (plus a halo, edges
+    replicated) into a contiguous padded buffer of ``proto``'s dtype -- the
+    data's own dtype for 8/16-bit unsigned data (up to 64 SIMD lanes), float64
+    for floats, int64 otherwise -- so the inner loops have no bounds logic.
+    The median is formed from sorted column triples (``med3(max of lows, med3 of
+    middles, min of highs)``, exact) and the differences are taken only in the
+    direction where they are >= 0, in the buffer's own width (``_pos_diff``),
+    so unsigned arithmetic never wraps and the loop stays in byte lanes.
+    ``valid`` (``(0, 0)`` unless float) counts non-NaN frames.  ``bits``
+    (``(groups, h, w)``; 0 groups to skip) gets bit ``ranks[f]``
+    (``np.packbits`` order) where frame ``f`` stands out; a row with no
+    stand-out leaves the bit store untouched.
+    """
     want_bits = bits.shape[0] > 0
     want_valid = valid.shape[0] > 0
-    zero = proto[0] - proto[0]
+    zero = proto[0]  # a zero of the work type (proto is np.zeros(1, work))
     ntask = (h + ROWS_PER_TASK - 1) // ROWS_PER_TASK
     for task in prange(ntask):
         r0 = task * ROWS_PER_TASK
@@ -217,17 +316,29 @@ def _standout(frames, thr, hot, dead, valid, bits, ranks, proto):  # pragma: no 
         dloc = np.zeros((r1 - r0, w), np.uint8)
         for f in range(n):
             t = thr[f]
-            fr = frames[f]
             for k in range(r1 - r0 + 2):
-                src = fr[_clamp(r0 - 1 + k, h)]
+                start = f * sf + _clamp(r0 - 1 + k, h) * sr
+                src = flat[start:start + sc * (w - 1) + 1]
                 row = buf[k]
-                for c in range(w):
-                    row[c + 1] = src[c]
+                if sc == 1:
+                    for c in range(w):
+                        row[c + 1] = src[c]
+                elif sc == 3:
+                    for c in range(w):
+                        row[c + 1] = src[3 * c]
+                elif sc == 2:
+                    for c in range(w):
+                        row[c + 1] = src[2 * c]
+                elif sc == 4:
+                    for c in range(w):
+                        row[c + 1] = src[4 * c]
+                else:
+                    for c in range(w):
+                        row[c + 1] = src[sc * c]
                 row[0] = row[1]
                 row[w + 1] = row[w]
-            if want_bits:
-                byte = ranks[f] >> 3
-                bit = np.uint8(1 << (7 - (ranks[f] & 7)))
+            byte = ranks[f] >> 3
+            bit = np.uint8(1 << (7 - (ranks[f] & 7)))
             for r in range(r0, r1):
                 up = buf[r - r0]
                 mid = buf[r - r0 + 1]
@@ -243,6 +354,9 @@ def _standout(frames, thr, hot, dead, valid, bits, ranks, proto):  # pragma: no 
                     md[c] = max(mn, min(mx, d))
                 hrow = hloc[r - r0]
                 drow = dloc[r - r0]
+                # flags as uint8 0/1 combined with max (not |, which numba widens to
+                # int64 and which would make LLVM pick 8 lanes instead of 32-64)
+                anyb = np.uint8(0)
                 for c in range(w):
                     mxlo = max(lo[c], max(lo[c + 1], lo[c + 2]))
                     mnhi = min(hi[c], min(hi[c + 1], hi[c + 2]))
@@ -252,21 +366,21 @@ def _standout(frames, thr, hot, dead, valid, bits, ranks, proto):  # pragma: no 
                     mdmd = max(min(a, b), min(max(a, b), d))
                     med = max(min(mxlo, mdmd), min(max(mxlo, mdmd), mnhi))
                     x = mid[c + 1]
-                    up_d = x - med if x > med else zero
-                    dn_d = med - x if med > x else zero
-                    is_hot = up_d > t
-                    is_dead = dn_d > t
-                    hrow[c] += np.uint8(is_hot)
-                    drow[c] += np.uint8(is_dead)
-                    either[c] = np.uint8(is_hot | is_dead)
+                    is_hot = np.uint8(_pos_diff(x, med, zero) > t)
+                    is_dead = np.uint8(_pos_diff(med, x, zero) > t)
+                    hrow[c] += is_hot
+                    drow[c] += is_dead
+                    e = max(is_hot, is_dead)
+                    either[c] = e
+                    anyb = max(anyb, e)
                 if want_valid:
                     vrow = valid[r]
                     for c in range(w):
                         vrow[c] += np.uint32(mid[c + 1] == mid[c + 1])
-                if want_bits:
+                if want_bits and anyb != 0:
                     brow = bits[byte, r]
                     for c in range(w):
-                        brow[c] |= either[c] * bit
+                        brow[c] = brow[c] | (either[c] * bit)
         for r in range(r0, r1):
             hrow32 = hot[r]
             drow32 = dead[r]
@@ -275,6 +389,22 @@ def _standout(frames, thr, hot, dead, valid, bits, ranks, proto):  # pragma: no 
             for c in range(w):
                 hrow32[c] += hl[c]
                 drow32[c] += dl[c]
+
+
+def _flat_view(frames: np.ndarray) -> tuple[np.ndarray, int, int, int]:
+    """``frames`` (3-D) as a 1-D contiguous read-only array over its span plus its strides in elements.
+
+    Every numpy array lies in one buffer, so the span from its first to its last
+    element is readable; arrays with negative or odd strides are copied first.
+    """
+    isz = frames.itemsize
+    if any(s < 0 or s % isz for s in frames.strides):
+        frames = np.ascontiguousarray(frames)
+    sf, sr, sc = (s // isz for s in frames.strides)
+    span = sum((d - 1) * s for d, s in zip(frames.shape, (sf, sr, sc), strict=True)) + 1
+    flat = np.lib.stride_tricks.as_strided(frames, shape=(span,), strides=(isz,),
+                                           writeable=False)
+    return flat, sf, sr, sc
 
 
 @njit(parallel=True, cache=True)
@@ -351,10 +481,23 @@ def frame_thresholds(frames: np.ndarray, params: PersistenceParams) -> np.ndarra
     step = max(1, math.isqrt(max(1, (h * w) // SIGMA_SAMPLES)))
     nr = (h - step // 2 + step - 1) // step
     nc = (w - step // 2 + step - 1) // step
-    res = np.empty((n, nr * nc), np.float64)
-    _sample_residuals(frames, step, step, res)
-    with np.errstate(invalid="ignore"):
-        sigma = 1.4826 * np.nanmedian(res, axis=1) if not is_int else 1.4826 * np.median(res, 1)
+    if is_int and frames.dtype.itemsize <= 4:
+        # exact in int64; float64 would hold the same values (|x| < 2**53)
+        if frames.dtype.kind == "b":
+            frames = frames.view(np.uint8)
+        nbins = 1 << (8 * frames.dtype.itemsize) if frames.dtype.itemsize <= 2 else 0
+        ires = np.empty((n, nr * nc), np.int64)
+        med = np.empty(n, np.float64)
+        _sample_median_int(frames, step, step, nbins, ires, med)
+        if not nbins:
+            med = np.median(ires.astype(np.float64), 1)
+        sigma = 1.4826 * med
+    else:
+        res = np.empty((n, nr * nc), np.float64)
+        _sample_residuals(frames, step, step, res)
+        with np.errstate(invalid="ignore"):
+            sigma = (1.4826 * np.nanmedian(res, axis=1) if not is_int
+                     else 1.4826 * np.median(res, 1))
     sigma = np.nan_to_num(sigma, nan=0.0)
     return np.maximum(floor, params.persistence_z * sigma)
 
@@ -382,6 +525,11 @@ def standout_counts(frames: np.ndarray, thresholds: np.ndarray, hot: np.ndarray,
     if kind == "b":
         frames = frames.view(np.uint8)
         kind = "u"
+    if kind not in "iu" and valid is None:
+        raise ValueError("float frames need a 'valid' counter")
+    if frames.size == 0:
+        return
+    flat = (*_flat_view(frames), *frames.shape)
     if kind in "iu":
         # x - med > T  <=>  x - med > floor(T) for integers: compare in integers, exactly
         if kind == "u" and frames.dtype.itemsize <= 2:
@@ -390,13 +538,23 @@ def standout_counts(frames: np.ndarray, thresholds: np.ndarray, hot: np.ndarray,
         else:
             work, top = np.int64, np.iinfo(np.int64).max // 4
         thr = np.minimum(np.floor(thresholds), top).astype(work)
-        _standout(frames, thr, hot, dead, np.zeros((0, 0), np.uint32), bits, ranks,
+        _standout(*flat, thr, hot, dead, np.zeros((0, 0), np.uint32), bits, ranks,
                   np.zeros(1, work))
     else:
-        if valid is None:
-            raise ValueError("float frames need a 'valid' counter")
-        _standout(frames, np.asarray(thresholds, np.float64), hot, dead, valid, bits, ranks,
+        _standout(*flat, np.asarray(thresholds, np.float64), hot, dead, valid, bits, ranks,
                   np.zeros(1, np.float64))
+
+
+@njit(parallel=True, cache=True)
+def _fractions(hot, dead, frames, hot_out, dead_out):  # pragma: no cover - numba
+    """``count / frames`` (float64) where ``frames > 0``, else 0: one pass, no temporaries."""
+    h, w = hot.shape
+    for r in prange(h):
+        for c in range(w):
+            f = frames[r, c]
+            d = np.float64(max(f, 1))
+            hot_out[r, c] = np.float64(hot[r, c]) / d if f > 0 else 0.0
+            dead_out[r, c] = np.float64(dead[r, c]) / d if f > 0 else 0.0
 
 
 # ----------------------------------------------------------------------------- accumulator
@@ -463,9 +621,9 @@ class PersistenceAccumulator:
 
     def finalize(self) -> dict[str, np.ndarray]:
         frames = self.frames_per_pixel()
-        with np.errstate(invalid="ignore", divide="ignore"):
-            hot = np.where(frames > 0, self.hot / np.maximum(frames, 1), 0.0)
-            dead = np.where(frames > 0, self.dead / np.maximum(frames, 1), 0.0)
+        hot = np.empty(self.shape, np.float64)
+        dead = np.empty(self.shape, np.float64)
+        _fractions(self.hot, self.dead, np.broadcast_to(frames, self.shape), hot, dead)
         return {"persistence_hot": hot, "persistence_dead": dead, "persistence_frames": frames}
 
     def state(self) -> dict[str, np.ndarray]:
