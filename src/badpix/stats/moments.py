@@ -240,6 +240,8 @@ class MomentAccumulator:
     def finalize(self) -> dict[str, np.ndarray]:
         """``count`` (int64), ``mean``, ``var`` (population), ``std``, ``min``, ``max`` (float64).
 
+        For integer data ``count`` is a read-only broadcast of the frame count.
+
         Pixels without a value (all NaN, or no frames) get NaN statistics and count 0.
         """
         if self.kind == "float":
@@ -252,7 +254,8 @@ class MomentAccumulator:
             mn = np.where(empty, np.nan, self._min)
             mx = np.where(empty, np.nan, self._max)
         else:
-            count = np.full(self.shape, self.n_frames, np.int64)
+            # every pixel has every frame: a read-only broadcast, not a 8-byte-per-pixel array
+            count = np.broadcast_to(np.int64(self.n_frames), self.shape)
             if self.n_frames == 0:
                 nan = np.full(self.shape, np.nan)
                 mean, var, mn, mx = nan, nan.copy(), nan.copy(), nan.copy()
