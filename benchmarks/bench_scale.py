@@ -6,12 +6,14 @@ Prints, in one run:
    ``badpix scan --memory-limit 1GB`` in a child process; peak RSS from
    ``getrusage(RUSAGE_CHILDREN)`` (the kernel's high-water mark, not sampled);
 2. frames/s of the local engine vs a 1-worker and a 2-worker ``LocalCluster``
-   (processes, 1 thread each; cluster start-up and numba warm-up excluded)
-   on a ``--scale-gb`` stack;
+   (processes, 1 thread each; cluster start-up and warm-up excluded for both, runs
+   interleaved so that load drift hits every engine alike) on a ``--scale-gb`` stack,
+   with the load average;
 3. the exact temporal median (the engines' kernel, in memory and tiled from a
    frame store on disk) vs ``np.median`` on a stack that fits: ratio and equality.
 
-Run: ``.venv/bin/python benchmarks/bench_scale.py [--size-gb 4] [--scale-gb 1] [--repeats 3]``.
+Run: ``.venv/bin/python benchmarks/bench_scale.py [--size-gb 4] [--scale-gb 1] [--repeats 3]``
+(``BENCH_VERBOSE=1`` prints every timed run of [2] with the engine's phase timings).
 Frames are written to ``--dir`` (default a temporary folder, removed at the end);
 they are read back from the page cache (24 GiB RAM), i.e. a warm read.
 """
@@ -59,7 +61,17 @@ def bench_memory(folder: Path, n: int, limit: str, out: Path) -> dict:
     return {"wall": wall, "peak_rss": peak, "frames": n}
 
 
-def bench_scaling(folder: Path, repeats: int) -> dict[str, tuple[float, float]]:
+def bench_scaling(folder: Path, repeats: int
+                  ) -> tuple[dict[str, tuple[float, float]], list[tuple[float, float]]]:
+    """Frames/s (whole scan, scan without the rules) per engine, medians of ``repeats``.
+
+    Both clusters are started and warmed up (numba compilation, worker buffer pools, page
+    cache) before anything is timed, then the engines take turns in an order that rotates
+    every round (use a multiple of 3 repeats): on a shared machine the load drifts, and
+    interleaving exposes every engine to the same drift, so the ratios stay meaningful.
+    """
+    import contextlib
+
     from distributed import Client, LocalCluster
 
     from badpix import open_stack
@@ -67,37 +79,49 @@ def bench_scaling(folder: Path, repeats: int) -> dict[str, tuple[float, float]]:
     from badpix.engine.dask import scan_stack_dask
 
     n = open_stack(folder).n_frames
-    rates: dict[str, tuple[float, float]] = {}
-    ref = None
+    names = {0: "local engine (2 numba threads)", 1: "dask, 1 worker(s) x 1 thread",
+             2: "dask, 2 worker(s) x 1 thread"}
+    times: dict[int, list[tuple[float, float]]] = {k: [] for k in names}
+    with contextlib.ExitStack() as stack:
+        clients = {}
+        for workers in (1, 2):
+            cl = stack.enter_context(LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                dashboard_address="127.0.0.1:0", silence_logs=50))
+            clients[workers] = stack.enter_context(Client(cl))
 
-    def timed(fn):
-        # (whole scan, scan without the client-side rules: the same code on every engine)
-        times, engine = [], []
-        result = None
-        for _ in range(repeats):
-            t = time.perf_counter()
-            result = fn()
-            times.append(time.perf_counter() - t)
-            engine.append(times[-1] - result.timings.get("rules", 0.0))
-        return (statistics.median(times), statistics.median(engine)), result
+        def run(k: int):
+            if k == 0:
+                return scan_stack(open_stack(folder))
+            return scan_stack_dask(open_stack(folder), client=clients[k])
 
-    scan_stack(open_stack(folder, decode_threads=2))  # warm-up (numba cache, page cache)
-    t, ref = timed(lambda: scan_stack(open_stack(folder)))
-    rates["local engine (2 numba threads)"] = (n / t[0], n / t[1])
-    for workers in (1, 2):
-        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                          host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=50) as cl, \
-                Client(cl) as client:
-            scan_stack_dask(open_stack(folder), client=client)  # warm-up on every worker
-            t, got = timed(lambda client=client: scan_stack_dask(open_stack(folder),
-                                                                 client=client))
-            for name in ref.bands:
-                a, b = ref.bands[name].stats, got.bands[name].stats
-                assert np.array_equal(a.mean, b.mean) and np.array_equal(a.var, b.var)
-                assert np.array_equal(a.median, b.median)
-                assert np.array_equal(ref.bands[name].flags, got.bands[name].flags)
-            rates[f"dask, {workers} worker(s) x 1 thread"] = (n / t[0], n / t[1])
-    return rates
+        # warm-up, untimed: numba cache, page cache, every worker's buffers
+        ref = scan_stack(open_stack(folder, decode_threads=2))
+        for k in (1, 2):
+            run(k)
+        for i in range(repeats):
+            # the order rotates every round: an engine running right after another one
+            # inherits its cold memory and page cache, so no engine always goes first
+            for k in [*names][i % 3:] + [*names][:i % 3]:
+                t = time.perf_counter()
+                got = run(k)
+                dt = time.perf_counter() - t
+                # (whole scan, scan without the client-side rules: the same code everywhere)
+                times[k].append((dt, dt - got.timings.get("rules", 0.0)))
+                if os.environ.get("BENCH_VERBOSE"):
+                    print(f"    {names[k]:34s} {dt:6.2f} s", {q: round(v, 2) for q, v in
+                                                             got.timings.items()}, flush=True)
+                if k:
+                    for name in ref.bands:
+                        a, b = ref.bands[name].stats, got.bands[name].stats
+                        assert np.array_equal(a.mean, b.mean) and np.array_equal(a.var, b.var)
+                        assert np.array_equal(a.median, b.median)
+                        assert np.array_equal(ref.bands[name].flags, got.bands[name].flags)
+    rates = {names[k]: (n / statistics.median(t for t, _ in v),
+                        n / statistics.median(e for _, e in v)) for k, v in times.items()}
+    # 2 workers / 1 worker within each round (the two runs next to each other)
+    rounds = [(a[0] / b[0], a[1] / b[1]) for a, b in zip(times[1], times[2], strict=True)]
+    return rates, rounds
 
 
 def bench_median(n: int, size: int) -> dict[str, float]:
@@ -156,14 +180,22 @@ def main() -> None:
 
         n_scale = int(args.scale_gb * 1e9 // frame_bytes)
         write_frames(root / "scale", n_scale, 2)
-        rates = bench_scaling(root / "scale", args.repeats)
+        load0 = os.getloadavg()[0]
+        rates, rounds = bench_scaling(root / "scale", args.repeats)
+        load1 = os.getloadavg()[0]
         print(f"\n[2] frames/s, {n_scale} x {H}x{W} uint16 ({n_scale * frame_bytes / 1e9:.2f} GB), "
-              f"median of {args.repeats}, full scan incl. median and rules "
-              "(results checked bit-identical):")
+              f"median of {args.repeats} interleaved runs, full scan incl. median and rules "
+              f"(results checked bit-identical); load average {load0:.2f} before, "
+              f"{load1:.2f} after:")
         one = rates["dask, 1 worker(s) x 1 thread"]
         print(f"    {'':34s} {'whole scan':>22s}   {'without rules (engine)':>24s}")
         for k, (v, e) in rates.items():
             print(f"    {k:34s} {v:7.2f} fr/s ({v / one[0]:.2f}x)   {e:9.2f} fr/s ({e / one[1]:.2f}x)")
+        whole = sorted(r for r, _ in rounds)
+        engine = sorted(r for _, r in rounds)
+        print(f"    2 workers / 1 worker per round: whole scan median {statistics.median(whole):.2f}x "
+              f"({whole[0]:.2f}-{whole[-1]:.2f}), without rules {statistics.median(engine):.2f}x "
+              f"({engine[0]:.2f}-{engine[-1]:.2f})")
         shutil.rmtree(root / "scale")
 
         if args.median_frames:  # --median-frames 0 skips the median comparison

@@ -154,3 +154,46 @@ def test_scratch_buffers_are_reused():
     with _scratch((2, 8), np.float32) as b:
         assert b.shape == (2, 8) and b.dtype == np.float32
         assert np.shares_memory(b, base)
+
+
+def test_chunk_ranges_cover_every_frame_once_and_balance_threads():
+    from badpix.engine.dask import chunk_ranges
+
+    for n in (1, 2, 7, 37, 119, 1000):
+        for fpt in (1, 5, 64, 2000):
+            for threads in (1, 2, 3, 8):
+                r = chunk_ranges(n, fpt, threads)
+                assert r[0][0] == 0 and r[-1][1] == n
+                assert all(a[1] == b[0] for a, b in zip(r, r[1:], strict=False))
+                sizes = [e - s for s, e in r]
+                assert min(sizes) >= 1
+                if threads > 1:
+                    assert max(sizes) - min(sizes) <= 1  # no straggler
+                    assert len(r) % threads == 0 or len(r) == n
+    assert chunk_ranges(119, 64, 2) == [(0, 59), (59, 119)]
+
+
+@pytest.mark.timeout(120)
+def test_scan_with_a_later_client_as_default(client, int_stack, local_int):
+    # as_completed defaults to the *default* (newest) client's loop: the engine must use
+    # its own client's, or this hangs
+    with distributed.Client(client.scheduler.address) as later:
+        assert distributed.default_client() is later
+        got = scan_stack_dask(open_stack(int_stack), client=client, frames_per_task=10)
+    assert_same_results(local_int, got, exact=True)
+
+
+def test_skipped_frames_match_local_engine(client, tmp_path):
+    d = tmp_path / "bad"
+    write_stack(d, 23, seed=4)
+    for i in (0, 7, 8, 22):  # undecodable files, one at each end and a pair inside
+        (d / f"frame_{i:05d}.npy").write_bytes(b"not an npy file")
+    local_stack = open_stack(d, skip_bad=True)
+    local = scan_stack(local_stack)
+    want = sorted(s.label for s in local_stack.skipped)
+    assert len(want) == 4
+    for fpt in (1, 4, None):  # 1: whole chunks without a stored frame
+        stack = open_stack(d, skip_bad=True)
+        got = scan_stack_dask(stack, client=client, frames_per_task=fpt)
+        assert_same_results(local, got, exact=True)
+        assert sorted(s.label for s in stack.skipped) == want

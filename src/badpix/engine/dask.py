@@ -2,35 +2,42 @@
 
 What is sent where
 ------------------
-* client -> scheduler: one small task per range of frames (``frames_per_task``)
-  holding the picklable :class:`~badpix.io.base.Reader` (file paths and
-  headers, no pixels, no open handles) and the band layout.  The reader is
-  submitted once as its own task so that 10 000 paths are not copied into
-  every task.
+* client -> scheduler: one small task per range of frames (:func:`chunk_ranges`:
+  by default a multiple of the thread count of equal chunks, so no worker is left
+  with a straggler) holding the picklable :class:`~badpix.io.base.Reader` (file paths
+  and headers, no pixels, no open handles) and the band layout.  The reader is
+  submitted once as its own task and replicated to every worker, so that 10 000 paths
+  are not copied into every task and the scheduler does not pile every chunk onto the
+  one worker holding the reader.
 * workers read their frames themselves from the paths (shared storage), run a
   :class:`~badpix.stats.moments.MomentAccumulator` (and any extra accumulators)
   per band, and write each band's frames to the chunk's own raw frame-major
   store file in a temporary folder on shared storage (``workdir``): one file per
-  writer, so workers never share a file.  A chunk task returns only its
-  accumulator states (a few arrays of band size).
-* the client fetches every chunk state once as it finishes and merges it into
-  its running total (no merge tasks: those moved each state to another worker,
-  copied it and moved the result again); a fetched chunk is released at once.
-* once every frame is stored, one task per spatial tile reads that tile of
-  every frame from the chunks' store files and computes the exact median
-  (:func:`badpix.stats.median.temporal_median`); the client receives
-  ``(tile_rows, band_width)`` float64 results and assembles them.
+  writer, so workers never share a file; it is written under a private name and
+  renamed into place when complete.  A chunk task returns only its accumulator
+  states (a few arrays of band size).
+* the median tasks (one per spatial tile: read that tile of every frame from the
+  chunks' store files, exact median with :func:`badpix.stats.median.temporal_median`)
+  are submitted with the chunk tasks and depend only on tiny per-chunk markers, so
+  the scheduler starts them the moment the last chunk finishes.  Meanwhile the client
+  fetches every chunk state once as it finishes (concurrently, in the background) and
+  merges it into its running total (no merge tasks: those moved each state to another
+  worker, copied it and moved the result again); a fetched chunk is released at once.
+  The client receives ``(tile_rows, band_width)`` float64 medians and assembles them.
 * workers keep their read and tile buffers between tasks (:func:`_scratch`): on
   small VMs first-touch page faults of fresh memory cost as much as the median.
 * the rules (:func:`badpix.detect.classify`) run on the client on whole bands,
-  exactly as in the local engine, so spatial windows never see a tile edge.
+  exactly as in the local engine, so spatial windows never see a tile edge; the
+  store is deleted while they run (it frees warm memory for them, see the comment
+  in :func:`scan_stack_dask`).
 
 Why it gives the local engine's answer: integer moments are exact sums, so
 any chunking and merge order yields bit-identical statistics; float moments
 use Chan's merge (differences ~1e-13 relative); the median is exact.  Why it
 survives a lost worker: chunk tasks are pure apart from (re)writing their own
-store file (idempotent), so the scheduler simply re-runs whatever the
-dead worker held.
+store file (idempotent, and atomic: a median task that is reading it meanwhile keeps
+the complete old file, with the same bytes), so the scheduler simply re-runs whatever
+the dead worker held.
 
 Example
 -------
@@ -68,7 +75,7 @@ from .checkpoint import FrameStore, plan_tiles
 from .local import choose_block_frames, classify_band
 from .result import BandResult, ScanResult
 
-__all__ = ["dask_client", "scan_stack_dask"]
+__all__ = ["chunk_ranges", "dask_client", "scan_stack_dask"]
 
 #: bytes of frames one median task holds when no memory limit is given
 DEFAULT_TASK_MEDIAN_MEMORY = 256 * 2**20
@@ -140,11 +147,18 @@ def _chunk_task(reader: Reader, bands: tuple[Band, ...], start: int, stop: int, 
                      [a for f in factories if (a := f(b.shape, dtype, n_total, params)) is not None])
             for b in bands}
     stores = {}
+    # each store file is written under a private name and renamed into place when complete:
+    # median tasks may already be reading the file when a lost worker's chunk is re-run
+    # (its state was lost before the client fetched it); they keep reading the complete
+    # old inode, and the re-run's file has the same bytes
+    tmp_suffix = f".part-{os.getpid()}-{threading.get_ident()}"
+    done = False
     try:
         for b in bands:
-            stores[b.name] = FrameStore(_store_path(store_dir, b.name, start), b.shape, dtype,
+            path = _store_path(store_dir, b.name, start)
+            stores[b.name] = FrameStore(path.with_name(path.name + tmp_suffix), b.shape, dtype,
                                         create=True)
-            stores[b.name].truncate(0)  # a re-run starts afresh
+            stores[b.name].truncate(0)
         block = max(1, min(block, stop - start))
         runs: list[tuple[int, int]] = []  # (first frame, frames) actually stored
         skipped: list[tuple[int, str, str]] = []
@@ -173,9 +187,15 @@ def _chunk_task(reader: Reader, bands: tuple[Band, ...], start: int, stop: int, 
                         acc.update(view, s)
                     stores[b.name].write(slot, view)
                 runs.append((s, len(frames)))
+        done = True
     finally:
-        for st in stores.values():
+        for name, st in stores.items():
             st.close()
+            if done:
+                os.replace(st.path, _store_path(store_dir, name, start))
+            else:
+                with contextlib.suppress(OSError):
+                    st.path.unlink()
         reader.close()
     return {"accs": accs, "runs": runs, "skipped": skipped}
 
@@ -191,25 +211,44 @@ def _merge_into(acc: dict[str, Any], other: dict[str, Any]) -> None:
     acc["skipped"] = sorted(acc["skipped"] + other["skipped"])
 
 
-def _median_task(parts: list[tuple[str, int]], shape: tuple[int, int], dtype: str,
-                 tile: tuple[int, int, int, int], numba_threads: int) -> np.ndarray:
+def _stored(_state: dict[str, Any]) -> None:
+    """A chunk's store file is complete (runs next to the chunk's state: nothing moves)."""
+    return None
+
+
+def _median_task(paths: list[str], shape: tuple[int, int], dtype: str,
+                 tile: tuple[int, int, int, int], numba_threads: int,
+                 after: list[None] | None = None) -> np.ndarray:
     """Exact temporal median of one tile of one band, read from the chunks' store files.
 
-    ``parts``: (file, frames stored in it) per chunk, in frame order.
+    ``paths``: the chunks' store files in frame order; ``after``: the chunks' markers
+    (:func:`_stored`), so that the task starts as soon as every chunk task has finished,
+    whether or not the client has fetched the chunk states yet.  It therefore takes each
+    file's frame count from its size (a chunk file holds exactly its stored frames:
+    skipped frames leave no slot).
     """
     from ..stats.median import temporal_median
 
     _set_numba_threads(numba_threads)
     r0, r1, c0, c1 = tile
-    n = sum(k for _, k in parts)
-    with _scratch((n, r1 - r0, c1 - c0), np.dtype(dtype)) as frames:
-        at = 0
-        for path, k in parts:
-            if k:
-                with FrameStore(path, shape, dtype) as store:
-                    store.read_tile(np.arange(k), tile, out=frames[at:at + k])
-            at += k
-        return temporal_median(frames)
+    dtype_ = np.dtype(dtype)
+    frame_bytes = int(shape[0]) * int(shape[1]) * dtype_.itemsize
+    stores = [FrameStore(p, shape, dtype_) for p in paths]
+    try:
+        counts = [os.path.getsize(st.path) // frame_bytes for st in stores]
+        n = sum(counts)
+        if n == 0:  # every frame skipped: the client reports no median
+            return np.full((r1 - r0, c1 - c0), np.nan)
+        with _scratch((n, r1 - r0, c1 - c0), dtype_) as frames:
+            at = 0
+            for st, k in zip(stores, counts, strict=True):
+                if k:
+                    st.read_tile(np.arange(k), tile, out=frames[at:at + k])
+                at += k
+            return temporal_median(frames)
+    finally:
+        for st in stores:
+            st.close()
 
 
 # ----------------------------------------------------------------------------- client side
@@ -238,6 +277,58 @@ def default_frames_per_task(n_frames: int, frame_nbytes: int, block: int, nthrea
     fpt = min(fpt, max(1, MAX_TASK_BYTES // max(1, frame_nbytes)))
     fpt = -(-fpt // block) * block
     return max(1, fpt)
+
+
+def chunk_ranges(n_frames: int, frames_per_task: int, nthreads: int = 1
+                 ) -> list[tuple[int, int]]:
+    """Frame ranges ``[start, stop)`` of the chunk tasks: about ``frames_per_task`` each.
+
+    With ``nthreads > 1`` the number of chunks is rounded up to a multiple of
+    ``nthreads`` and the frames are split evenly (sizes differ by at most one), so
+    that no thread is left with a short last chunk while the others idle -- or with
+    a long one while they wait (a straggler).
+
+    >>> chunk_ranges(119, 64, 2)
+    [(0, 59), (59, 119)]
+    >>> chunk_ranges(10, 4)
+    [(0, 4), (4, 8), (8, 10)]
+    """
+    fpt = max(1, int(frames_per_task))
+    if nthreads <= 1:
+        return [(s, min(n_frames, s + fpt)) for s in range(0, n_frames, fpt)]
+    k = -(-n_frames // fpt)
+    k = min(n_frames, -(-k // nthreads) * nthreads)
+    return [(i * n_frames // k, (i + 1) * n_frames // k) for i in range(k)]
+
+
+def _collect(client: Any, chunk_futs: list[Any], frames_of: dict[str, int],
+             progress: Callable[[int], None] | None) -> dict[str, Any]:
+    """Fetch and merge every chunk state as it arrives.
+
+    Runs while the median tasks run on the workers (they do not wait for it), so the
+    merge is off the critical path.  Results arrive concurrently (``as_completed``
+    fetches them in the background); each is merged once and released at once, so a
+    lost worker only costs its unfinished chunks.  The moments are finalized later, in
+    :func:`~badpix.engine.local.classify_band` (measured: finalizing here, during the
+    median, took CPU from the workers of a 2-worker scan and gained nothing).
+    """
+    from distributed import as_completed
+
+    total: dict[str, Any] | None = None
+    # the futures' own client loop: as_completed defaults to the *default* client's loop,
+    # which hangs forever when another Client was created after this one
+    for fut, res in as_completed(chunk_futs, loop=client.loop, with_results=True,
+                                 raise_errors=True):
+        fut.release()
+        if total is None:
+            total = res
+        else:
+            _merge_into(total, res)
+        del res
+        if progress is not None:
+            progress(frames_of[fut.key])
+    assert total is not None
+    return total
 
 
 def scan_stack_dask(
@@ -298,11 +389,13 @@ def scan_stack_dask(
     nthreads = max(1, sum(client.nthreads().values()))
     block = choose_block_frames(stack.frame_nbytes, n)
     band_pixels = sum(int(np.prod(b.shape)) for b in bands)
-    fpt = int(frames_per_task or default_frames_per_task(n, stack.frame_nbytes, block, nthreads,
-                                                         band_pixels))
-    if fpt < 1:
+    if frames_per_task is not None and int(frames_per_task) < 1:
         raise ParameterError("frames_per_task must be at least 1")
-    block = min(block, fpt)
+    ranges = chunk_ranges(n, int(frames_per_task) if frames_per_task else
+                          default_frames_per_task(n, stack.frame_nbytes, block, nthreads,
+                                                  band_pixels),
+                          nthreads=1 if frames_per_task else nthreads)
+    block = min(block, max((e - s for s, e in ranges), default=1))
     token = uuid.uuid4().hex[:12]
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f"badpix-dask-{token}-",
@@ -319,72 +412,99 @@ def scan_stack_dask(
 
         # -- pass 1: moments + store; the client merges chunk states as they arrive
         t_stream = time.perf_counter()
+        # the reader (paths, headers) goes to every worker once: with one copy, the scheduler
+        # puts every chunk task on the worker that holds it (locality) and the other worker
+        # waits for work stealing (seen: both chunks of a 2-worker scan on one worker)
         reader_f = client.submit(_identity, stack.reader, key=f"badpix-reader-{token}")
         futures.append(reader_f)
+        client.replicate([reader_f])
         frames_of: dict[str, int] = {}
-        start_of: dict[str, int] = {}
-        chunk_futs = []
-        for i, s in enumerate(range(0, n, fpt)):
-            e = min(n, s + fpt)
+        chunk_futs, markers = [], []
+        for i, (s, e) in enumerate(ranges):
             f = client.submit(_chunk_task, reader_f, bands, s, e, block, os.fspath(tmp),
                               list(extra_accumulators or []), params, n, stack.skip_bad,
                               numba_threads, key=f"badpix-chunk-{token}-{i}")
             frames_of[f.key] = e - s
-            start_of[f.key] = s
             chunk_futs.append(f)
-        # every chunk state is fetched once and merged here: a merge task would move it to
-        # another worker, copy it and move the result again; a fetched chunk is released at
-        # once, so a lost worker only costs its unfinished chunks
-        total: dict[str, Any] | None = None
-        stored: dict[int, int] = {}  # chunk start -> frames in its store file
-        for fut, res in as_completed(chunk_futs, with_results=True, raise_errors=True):
-            fut.release()
-            stored[start_of[fut.key]] = sum(k for _, k in res["runs"])
-            if total is None:
-                total = res
-            else:
-                _merge_into(total, res)
-            del res
-            if progress is not None:
-                progress(frames_of[fut.key])
-        del chunk_futs, fut
-        assert total is not None
-        timings["stream"] = time.perf_counter() - t_stream
+            markers.append(client.submit(_stored, f, key=f"badpix-stored-{token}-{i}"))
+        futures.extend(markers)
 
-        # -- pass 2: exact median per spatial tile, from the store
-        t_med = time.perf_counter()
-        n_stored = sum(stored.values())
+        # -- pass 2: exact median per spatial tile, from the store.  Submitted now: the
+        # median tasks depend on tiny markers that run next to each chunk's state, so the
+        # scheduler starts them the moment the last chunk task finishes, not once the
+        # client has fetched and merged every state (tens of MB each; with a LocalCluster
+        # the scheduler shares the client's event loop, which those transfers keep busy).
+        # Fetching, merging and finalizing the states overlaps the median on the workers.
         per_task = (DEFAULT_TASK_MEDIAN_MEMORY if memory_limit is None
                     else max(1, int(memory_limit) // nthreads))
-        medians = {b.name: np.empty(b.shape, np.float64) for b in bands}
         tile_of: dict[str, tuple[str, tuple[int, int, int, int]]] = {}
         med_futs = []
-        if n_stored:
-            for b in bands:
-                parts = [(os.fspath(_store_path(os.fspath(tmp), b.name, s0)), k)
-                         for s0, k in sorted(stored.items()) if k]
-                for j, tile in enumerate(plan_tiles(n_stored, b.shape, dtype.itemsize, per_task,
-                                                    min_tiles=2 * nthreads)):
-                    f = client.submit(_median_task, parts, b.shape, dtype.str, tile,
-                                      numba_threads, key=f"badpix-median-{token}-{b.name}-{j}")
-                    tile_of[f.key] = (b.name, tile)
-                    med_futs.append(f)
-            for fut, value in as_completed(med_futs, with_results=True):
+        for b in bands:
+            paths = [os.fspath(_store_path(os.fspath(tmp), b.name, s0)) for s0, _ in ranges]
+            # planned for every frame: skipped frames only make the tiles smaller
+            for j, tile in enumerate(plan_tiles(n, b.shape, dtype.itemsize, per_task,
+                                                min_tiles=2 * nthreads)):
+                f = client.submit(_median_task, paths, b.shape, dtype.str, tile, numba_threads,
+                                  markers, key=f"badpix-median-{token}-{b.name}-{j}")
+                tile_of[f.key] = (b.name, tile)
+                med_futs.append(f)
+        futures.extend(med_futs)
+        del markers
+        # fetch median tiles in the background as they finish, while the merge runs
+        tiles = (as_completed(med_futs, loop=client.loop, with_results=True) if med_futs
+                 else None)
+        finished: set[str] = set()
+        lock = threading.Lock()
+
+        def _on_done(fut: Any) -> None:  # for the "stream" timing only
+            with lock:
+                finished.add(fut.key)
+                if len(finished) == len(ranges):
+                    timings["stream"] = time.perf_counter() - t_stream
+
+        for f in chunk_futs:
+            f.add_done_callback(_on_done)
+        del f
+        total = _collect(client, chunk_futs, frames_of, progress)  # raises a failed chunk
+        del chunk_futs
+        timings.setdefault("stream", time.perf_counter() - t_stream)
+        t_med = t_stream + timings["stream"]
+        n_stored = sum(k for _, k in total["runs"])
+        medians = {b.name: np.empty(b.shape, np.float64) for b in bands}
+        if tiles is not None and not n_stored:  # every frame skipped: no median, as locally
+            for f in med_futs:
+                f.cancel()
+        elif tiles is not None:
+            for fut, value in tiles:
                 name, (r0, r1, c0, c1) = tile_of[fut.key]
                 medians[name][r0:r1, c0:c1] = value
-            del med_futs
+                fut.release()
+        del med_futs, tiles
         timings["median"] = time.perf_counter() - t_med
+        # The store is no longer needed: delete it now, in a thread, while the rules run.
+        # On these VMs fresh memory is slow (first touch ~0.3-1 GB/s: guest pages left free
+        # for a few seconds are handed back to the host) and the rules allocate a few
+        # hundred MB of band-size arrays.  The local engine frees its in-memory median
+        # buffer right before its rules, so they reuse warm pages (0.6-0.8 s); the Dask
+        # client had nothing to free and its rules took 1.3-2.5 s, mostly system time in
+        # page faults (same number of faults, 5-10x the system time; touching and freeing
+        # 800 MB right before brought them back to 0.6-0.8 s).  Unlinking the store frees
+        # its page cache (the bands of every frame) just as the rules start allocating;
+        # in a thread, the ~0.2 s of unlinking overlaps the rules instead of preceding them.
+        cleanup = threading.Thread(target=shutil.rmtree, args=(tmp, True),
+                                   name="badpix-store-cleanup")
+        cleanup.start()
 
-        # -- finalize on the client, exactly as the local engine does
+        # -- rules on the client on whole bands, exactly as the local engine does
         t_rules = time.perf_counter()
-        accs = total["accs"]
         meta = {"skipped": total["skipped"]}
         results: dict[str, BandResult] = {}
         for b in bands:
-            moments, extras = accs[b.name]
+            moments, extras = total["accs"][b.name]
             results[b.name] = classify_band(stack, b, moments,
                                             medians[b.name] if n_stored else None, extras, params)
         timings["rules"] = time.perf_counter() - t_rules
+        cleanup.join()
     finally:
         for f in futures:
             f.release()
