@@ -329,8 +329,9 @@ def temporal_median_bitwise(frames, flip, prefix, nbits, cols, cnt_proto, out): 
     over the pixel's frames per bit.  Each pass is a compare-and-add over
     whole rows of pixels in the data's own lane width (64 uint8 or 32 uint16
     lanes with AVX-512, no branches), where gathering a pixel's values for a
-    per-pixel selection defeats SIMD: measured 10-30x faster than the radix
-    counting per pixel it replaced.  For an even count the upper middle value
+    per-pixel selection defeats SIMD: measured 2.8-7.5x faster than the radix
+    counting per pixel it replaced (16 uint8 frames of 10 MP: 4.5x; 200 uint16
+    frames of 1024²: 7.5x), before skipping the bits the data's range does not use.  For an even count the upper middle value
     comes from one more pass (``#{x <= lower}`` and the smallest ``x > lower``).
 
     ``flip`` (``0`` or the sign bit) maps signed data to unsigned order;

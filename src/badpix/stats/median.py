@@ -6,8 +6,8 @@ count, NaN for a pixel without values.  It equals
 ``np.nanmedian(frames.astype(np.float64), axis=0)`` exactly.  Rows are
 spread over all cores.  8/16-bit integers use a bitwise rank search
 vectorised across pixels (one compare-and-add pass over the frames per bit
-of the data's range; 3-8x faster than the per-pixel radix select it
-replaced, see ``benchmarks/bench_stats.py``); other dtypes gather each
+of the data's range; 2.8-7.5x faster than the per-pixel radix select it
+replaced, 20x ``np.median`` in ``benchmarks/bench_scale.py``); other dtypes gather each
 pixel's values into a small buffer and quickselect.
 
 :class:`MedianCollector` gathers a band frame by frame during a scan (every
