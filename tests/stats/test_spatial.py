@@ -10,22 +10,8 @@ from scipy import ndimage as ndi
 
 from badpix.errors import ParameterError
 from badpix.stats import local_mean, local_median, local_std, local_variance
-from badpix.stats.spatial import selection_network
 
 MODES = ["reflect", "nearest", "mirror", "constant", "wrap"]
-
-
-@pytest.mark.parametrize("n", [1, 2, 9, 16, 25, 49, 64])
-def test_selection_network_selects_the_rank(n):
-    rng = np.random.default_rng(n)
-    pairs = selection_network(n, n // 2)
-    a = rng.integers(0, 5, (200, n)).astype(np.float64)  # ties included
-    b = a.copy()
-    for i, j in pairs:
-        lo = np.minimum(b[:, i], b[:, j])
-        b[:, j] = np.maximum(b[:, i], b[:, j])
-        b[:, i] = lo
-    assert np.array_equal(b[:, n // 2], np.sort(a, axis=1)[:, n // 2])
 
 
 @pytest.mark.parametrize("mode", MODES)

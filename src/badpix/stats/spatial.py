@@ -76,43 +76,6 @@ def _pad(img: np.ndarray, ky: int, kx: int, mode: str, cval: float) -> np.ndarra
     return np.pad(img, widths, mode=pm)
 
 
-@lru_cache(maxsize=32)
-def selection_network(n: int, rank: int) -> np.ndarray:
-    """Comparators ``(i, j)`` (``i < j``) that put the rank-``rank`` value of ``n`` at ``rank``.
-
-    Batcher's odd-even merge sort for the next power of two, minus comparators
-    that touch the (virtual, +inf) padding, minus comparators that cannot
-    influence position ``rank`` (pruned backwards).
-
-    >>> len(selection_network(9, 4)) < len(selection_network(9, 8)) + 30
-    True
-    """
-    size = 1
-    while size < n:
-        size *= 2
-    pairs = []
-    p = 1
-    while p < size:
-        k = p
-        while k >= 1:
-            for j in range(k % p, size - k, 2 * k):
-                for i in range(min(k, size - j - k)):
-                    if (i + j) // (2 * p) == (i + j + k) // (2 * p):
-                        a, b = i + j, i + j + k
-                        if b < n:  # a comparator with +inf padding at b never moves anything
-                            pairs.append((a, b))
-            k //= 2
-        p *= 2
-    needed = {rank}
-    kept = []
-    for a, b in reversed(pairs):
-        if a in needed or b in needed:
-            kept.append((a, b))
-            needed.update((a, b))
-    kept.reverse()
-    return np.asarray(kept, dtype=np.int64).reshape(-1, 2)
-
-
 def _batcher_pairs(size: int) -> list[tuple[int, int]]:
     """Comparators of Batcher's odd-even merge sort of ``size`` (a power of two) values."""
     pairs = []
