@@ -28,6 +28,8 @@ Examples:
 
   badpix scan /shared/frames/ -o scan/ --scheduler tcp://head:8786 --workdir /shared/tmp
 
+  badpix scan /shared/run.zarr:raw/frames -o scan/ --workers 2
+
   badpix scan frames/ -o scan/ --checkpoint-every 500      (after a kill: same command + --resume)
 
   badpix scan new_frames/ -o scan/ --add
@@ -82,11 +84,13 @@ def parse_georef(crs: str | None, transform: str | None):
 
 
 def scan_command(
-    input: str = typer.Argument(..., help="Folder, glob, file, or file.h5:dataset."),
+    input: str = typer.Argument(
+        ..., help="Folder, glob, file, file.h5:dataset or store.zarr[:array]."),
     output: Path = typer.Option(..., "--output", "-o", help="Output folder."),
     layout: str = typer.Option(None, "--layout", "-l",
                                help="Band layout: preset name (l2-l1-m0) or TOML file."),
-    dataset: str = typer.Option(None, "--dataset", "-d", help="HDF5/NeXus dataset path."),
+    dataset: str = typer.Option(None, "--dataset", "-d",
+                                help="HDF5/NeXus dataset or zarr array path."),
     skip_bad: bool = typer.Option(False, "--skip-bad",
                                   help="Skip undecodable or mismatched frames (listed in summary)."),
     stuck_std: float = typer.Option(_D.stuck_std, help="STUCK: temporal std below this (data units)."),
