@@ -299,10 +299,7 @@ class ImageFramesReader(Reader):
         if self._png16[index]:
             out[...] = _decode_png16_rgb(path, self.frame_shape)
             return
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise DecodeError(path, f"cannot read ({exc.strerror})") from None
+        data = _read_file(path)
         Image = _pil()
         try:
             # the size was checked against the bomb limit when the reader was made
@@ -355,6 +352,15 @@ def _exif_date(im) -> dict[str, Any]:
     return {"date": date,
             "epoch": exif_datetime_to_epoch(date, offset if isinstance(offset, str) else None,
                                             str(subsec) if subsec is not None else None)}
+
+
+def _read_file(path: Path) -> bytes:
+    """The whole file, once its size has passed the memory check (files are untrusted)."""
+    try:
+        check_allocation(path.stat().st_size, "image file", path)
+        return path.read_bytes()
+    except OSError as exc:
+        raise DecodeError(path, f"cannot read ({exc.strerror})") from None
 
 
 # -- fast paths: imagecodecs straight into the frame buffer ----------------------------
@@ -480,10 +486,7 @@ def _decode_png16_rgb(path: Path, shape: tuple[int, int, int]) -> np.ndarray:
     The header is checked against ``shape`` before decoding, so a file replaced since
     the stack was opened cannot make the decoder allocate more than one frame.
     """
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DecodeError(path, f"cannot read ({exc.strerror})") from None
+    data = _read_file(path)
     ihdr = _png_ihdr(data)
     if ihdr is None or (ihdr[1], ihdr[0]) != shape[:2] or ihdr[2] != 16 or ihdr[3] not in (2, 6):
         raise DecodeError(path, "PNG header changed since the stack was opened")
