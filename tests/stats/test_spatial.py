@@ -132,3 +132,21 @@ def test_merge_network_on_sorted_groups(groups):
             assert np.array_equal(b[:, order], want)
         else:
             assert np.array_equal(b[:, order[0]], want[:, rank])
+
+
+@pytest.mark.parametrize("cval", [0.0, 5.0, np.nan])
+@pytest.mark.parametrize("size", [3, 5, 9])
+@pytest.mark.parametrize("with_nan", [False, True])
+def test_local_median_constant_edges_nan_aware(cval, size, with_nan):
+    """NaN is ignored wherever it comes from: the image or a NaN ``cval`` outside it."""
+    img = np.random.default_rng(size).normal(size=(14, 17))
+    if with_nan:
+        img[3, 4] = img[0, 16] = np.nan
+    pad = np.pad(img, size // 2, constant_values=cval)
+    ref = np.empty(img.shape)
+    for y in range(img.shape[0]):
+        for x in range(img.shape[1]):
+            w = pad[y:y + size, x:x + size].ravel()
+            w = np.sort(w[~np.isnan(w)])
+            ref[y, x] = w[len(w) // 2] if len(w) else np.nan
+    assert np.array_equal(local_median(img, size, "constant", cval), ref, equal_nan=True)

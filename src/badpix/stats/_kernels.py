@@ -528,25 +528,3 @@ def window_median_mapped(img, rows, cols, cval, ky, kx, ys, xs, out):  # pragma:
             k = cnt // 2
             _select(buf, 0, cnt, k)
             out[i] = buf[k]
-
-
-@njit(parallel=True, cache=True)
-def window_median_at(padded, ky, kx, ys, xs, out):  # pragma: no cover - numba
-    """Rank ``cnt // 2`` of the non-NaN values of the window at each ``(ys[i], xs[i])``."""
-    for i in prange(ys.shape[0]):
-        buf = np.empty(ky * kx, np.float64)
-        y = ys[i]
-        x = xs[i]
-        cnt = 0
-        for dy in range(ky):
-            for dx in range(kx):
-                v = padded[y + dy, x + dx]
-                if v == v:
-                    buf[cnt] = v
-                    cnt += 1
-        if cnt == 0:
-            out[y, x] = np.nan
-        else:
-            k = cnt // 2
-            _select(buf, 0, cnt, k)
-            out[y, x] = buf[k]

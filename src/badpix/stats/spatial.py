@@ -212,15 +212,15 @@ def local_median(img: np.ndarray, size: int | tuple[int, int] = 5, mode: str = "
         K.network_median(data, rows, cols, float(cval), ky, kx, colnet, colord, pairnet, pairord,
                          selnet, int(rank_row[0]), _CHUNK, out)
         # integer input has no NaN; else one check, and the NaN machinery only if needed
-        if img.dtype.kind == "f" and np.isnan(data).any():
+        nan_outside = _PAD_MODES[mode] == "constant" and bool(np.isnan(cval))
+        if nan_outside or (img.dtype.kind == "f" and np.isnan(data).any()):
             # redo, ignoring NaN, every pixel whose window holds a NaN
-            padded = _pad(data, ky, kx, mode, cval)
-            ys, xs = np.nonzero(_window_any(np.isnan(padded), ky, kx))
-            K.window_median_at(padded, ky, kx, ys.astype(np.int64), xs.astype(np.int64), out)
+            mask = _pad(np.isnan(data), ky, kx, mode, nan_outside)
+            ys, xs = np.nonzero(_window_any(mask, ky, kx))
+            out[ys, xs] = local_median_at(data, ys, xs, (ky, kx), mode, cval)
     else:
-        padded = _pad(data, ky, kx, mode, cval)
         ys, xs = np.indices(data.shape).reshape(2, -1)
-        K.window_median_at(padded, ky, kx, ys.astype(np.int64), xs.astype(np.int64), out)
+        out = local_median_at(data, ys, xs, (ky, kx), mode, cval).reshape(data.shape)
     return out
 
 
