@@ -182,6 +182,25 @@ class FrameStore:
             self.close()
 
 
+def update_bands(bands: Sequence[Band], frames: np.ndarray, first_index: int,
+                 accs: dict[str, tuple[MomentAccumulator, list[Accumulator]]],
+                 stores: dict[str, FrameStore],
+                 slot: int) -> None:
+    """Feed a block of frames to every band's accumulators and store it from ``slot`` on.
+
+    The step the checkpointed and the Dask engines share: ``accs`` maps a band name
+    to ``(moments, extra accumulators)``; ``first_index`` is the block's first stack
+    frame (the extra accumulators order frames by it).
+    """
+    for b in bands:
+        view = b.view(frames)
+        moments, extras = accs[b.name]
+        moments.update(view)
+        for acc in extras:
+            acc.update(view, first_index)
+        stores[b.name].write(slot, view)
+
+
 def plan_tiles(n_frames: int, shape: tuple[int, int], itemsize: int, budget: int,
                min_tiles: int = 1) -> list[tuple[int, int, int, int]]:
     """Tiles ``(r0, r1, c0, c1)`` whose frames (``n_frames`` deep) fit in ``budget`` bytes.
@@ -509,15 +528,8 @@ def scan_checkpointed(
             progress(done)
         stored = int(m["stored"])
         for start, blk in stack.iter_blocks(block, done, n):
-            k = len(blk)
-            for b in bands:
-                view = b.view(blk)
-                moments, ex = accs[b.name]
-                moments.update(view)
-                for acc in ex:
-                    acc.update(view, start)
-                stores[b.name].write(stored, view)
-            stored += k
+            update_bands(bands, blk, start, accs, stores, stored)
+            stored += len(blk)
             done = min(n, start + block)
             if progress is not None:
                 progress(done - start)

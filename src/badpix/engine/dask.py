@@ -71,7 +71,7 @@ from ..layout import Band
 from ..stack import Stack
 from ..stats.base import AccumulatorFactory
 from ..stats.moments import MomentAccumulator
-from .checkpoint import FrameStore, plan_tiles
+from .checkpoint import FrameStore, plan_tiles, update_bands
 from .local import choose_block_frames, classify_band
 from .result import BandResult, ScanResult
 
@@ -179,13 +179,7 @@ def _chunk_task(reader: Reader, bands: tuple[Band, ...], start: int, stop: int, 
                 if not len(frames):
                     continue
                 slot = sum(k for _, k in runs)  # stored frames are packed in the chunk's file
-                for b in bands:
-                    view = b.view(frames)
-                    moments, extras = accs[b.name]
-                    moments.update(view)
-                    for acc in extras:
-                        acc.update(view, s)
-                    stores[b.name].write(slot, view)
+                update_bands(bands, frames, s, accs, stores, slot)
                 runs.append((s, len(frames)))
         done = True
     finally:
