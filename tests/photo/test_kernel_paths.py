@@ -92,7 +92,7 @@ def _float_thresholds(frames: np.ndarray, params: PersistenceParams) -> np.ndarr
     nr = (h - step // 2 + step - 1) // step
     nc = (w - step // 2 + step - 1) // step
     res = np.empty((n, nr * nc), np.float64)
-    P._sample_residuals(np.asarray(frames, np.float64), step, step, res)
+    P._sample_residuals(np.asarray(frames, np.float64), step, step, 0.0, -np.inf, np.inf, res)
     sigma = np.nan_to_num(1.4826 * np.median(res, 1), nan=0.0)
     return np.maximum(P.DEFAULT_DN, params.persistence_z * sigma)
 

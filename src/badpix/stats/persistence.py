@@ -142,21 +142,26 @@ def _med3(a, b, c):  # pragma: no cover - numba
 
 
 @njit(cache=True)
-def _median9_at(fr, r, c):  # pragma: no cover - numba
-    """Median of the 3×3 window of 2-D ``fr`` at (r, c), edges replicated (float64)."""
+def _median9_at(fr, r, c, zero, lo_init, hi_init):  # pragma: no cover - numba
+    """Median of the 3×3 window of 2-D ``fr`` at (r, c), edges replicated.
+
+    Computed in the type of ``fr[r, c] + zero``: float64 for ``zero = 0.0``, int64
+    (exact) for ``zero = np.int64(0)`` and data of up to 4 bytes; ``lo_init`` /
+    ``hi_init`` are that type's bottom and top (``-inf`` / ``inf`` for floats).
+    """
     h, w = fr.shape
     ru = _clamp(r - 1, h)
     rd = _clamp(r + 1, h)
-    lo_max = -np.inf
-    hi_min = np.inf
-    m0 = 0.0
-    m1 = 0.0
-    m2 = 0.0
+    lo_max = lo_init
+    hi_min = hi_init
+    m0 = zero
+    m1 = zero
+    m2 = zero
     for k in range(3):
         cc = _clamp(c - 1 + k, w)
-        a = np.float64(fr[ru, cc])
-        b = np.float64(fr[r, cc])
-        d = np.float64(fr[rd, cc])
+        a = fr[ru, cc] + zero
+        b = fr[r, cc] + zero
+        d = fr[rd, cc] + zero
         lo = min(a, min(b, d))
         hi = max(a, max(b, d))
         md = a + b + d - lo - hi
@@ -172,8 +177,13 @@ def _median9_at(fr, r, c):  # pragma: no cover - numba
 
 
 @njit(parallel=True, cache=True)
-def _sample_residuals(frames, step_r, step_c, out):  # pragma: no cover - numba
-    """``|x - median3x3|`` at grid points ``(step_r/2 + i step_r, step_c/2 + j step_c)``."""
+def _sample_residuals(frames, step_r, step_c, zero, lo_init, hi_init, out):  # pragma: no cover
+    """``|x - median3x3|`` at grid points ``(step_r/2 + i step_r, step_c/2 + j step_c)``.
+
+    In float64 (``out`` float64, ``zero = 0.0``) or, for integer data of up to 4
+    bytes, exactly in int64 (``out`` int64, ``zero = np.int64(0)``); see
+    :func:`_median9_at`.
+    """
     n, h, w = frames.shape
     nr = (h - step_r // 2 + step_r - 1) // step_r
     nc = (w - step_c // 2 + step_c - 1) // step_c
@@ -184,78 +194,41 @@ def _sample_residuals(frames, step_r, step_c, out):  # pragma: no cover - numba
             r = step_r // 2 + i * step_r
             for j in range(nc):
                 c = step_c // 2 + j * step_c
-                out[f, k] = abs(np.float64(fr[r, c]) - _median9_at(fr, r, c))
+                out[f, k] = abs(fr[r, c] + zero - _median9_at(fr, r, c, zero, lo_init, hi_init))
                 k += 1
 
 
 @njit(parallel=True, cache=True)
-def _sample_median_int(frames, step_r, step_c, nbins, res, med):  # pragma: no cover - numba
-    """Integer frames: :func:`_sample_residuals` in int64 (exact) and, when ``nbins > 0``
-    bounds the residuals, their median per frame from a histogram into ``med``.
+def _histogram_median(res, nbins, med):  # pragma: no cover - numba
+    """Per row of non-negative int64 ``res`` (values below ``nbins``): its median into ``med``.
 
     The median of the float64 residuals that ``np.median`` would take is the same
     integer order statistic (or the mean of the two middle ones, exact below
     2**53), so thresholds come out bit-identical; the float conversions,
     ``np.median``'s partition and its temporaries are saved.
     """
-    n, h, w = frames.shape
-    nr = (h - step_r // 2 + step_r - 1) // step_r
-    nc = (w - step_c // 2 + step_c - 1) // step_c
-    m = nr * nc
+    n, m = res.shape
     for f in prange(n):
-        fr = frames[f]
+        if m == 0:
+            med[f] = np.nan
+            continue
         out = res[f]
-        k = 0
-        for i in range(nr):
-            r = step_r // 2 + i * step_r
-            ru = _clamp(r - 1, h)
-            rd = _clamp(r + 1, h)
-            for j in range(nc):
-                c = step_c // 2 + j * step_c
-                lo_max = np.int64(-(2 ** 62))
-                hi_min = np.int64(2 ** 62)
-                m0 = np.int64(0)
-                m1 = np.int64(0)
-                m2 = np.int64(0)
-                for q in range(3):
-                    cc = _clamp(c - 1 + q, w)
-                    a = np.int64(fr[ru, cc])
-                    b = np.int64(fr[r, cc])
-                    d = np.int64(fr[rd, cc])
-                    mn = min(a, b)
-                    mx = max(a, b)
-                    lo_max = max(lo_max, min(mn, d))
-                    hi_min = min(hi_min, max(mx, d))
-                    md = max(mn, min(mx, d))
-                    if q == 0:
-                        m0 = md
-                    elif q == 1:
-                        m1 = md
-                    else:
-                        m2 = md
-                mid = _med3(lo_max, _med3(m0, m1, m2), hi_min)
-                out[k] = abs(np.int64(fr[r, c]) - mid)
-                k += 1
-        if nbins > 0:
-            if m == 0:
-                med[f] = np.nan
-                continue
-            hist = np.zeros(nbins, np.int64)
-            for q in range(m):
-                hist[out[q]] += 1
-            lo_rank = (m - 1) // 2
-            hi_rank = m // 2
-            cum = 0
-            a = -1
-            b = -1
-            for v in range(nbins):
-                cum += hist[v]
-                if a < 0 and cum > lo_rank:
-                    a = v
-                if cum > hi_rank:
-                    b = v
-                    break
-            med[f] = (a + b) / 2.0
+        hist = np.zeros(nbins, np.int64)
+        for q in range(m):
+            hist[out[q]] += 1
+        lo_rank = (m - 1) // 2
+        hi_rank = m // 2
+        cum = 0
+        a = -1
+        b = -1
+        for v in range(nbins):
+            cum += hist[v]
+            if a < 0 and cum > lo_rank:
+                a = v
+            if cum > hi_rank:
+                b = v
+                break
+        med[f] = (a + b) / 2.0
 
 
 def _pos_diff(a, b, zero):  # pragma: no cover - replaced by the overload in numba code
@@ -485,16 +458,18 @@ def frame_thresholds(frames: np.ndarray, params: PersistenceParams) -> np.ndarra
         # exact in int64; float64 would hold the same values (|x| < 2**53)
         if frames.dtype.kind == "b":
             frames = frames.view(np.uint8)
-        nbins = 1 << (8 * frames.dtype.itemsize) if frames.dtype.itemsize <= 2 else 0
         ires = np.empty((n, nr * nc), np.int64)
-        med = np.empty(n, np.float64)
-        _sample_median_int(frames, step, step, nbins, ires, med)
-        if not nbins:
+        _sample_residuals(frames, step, step, np.int64(0), np.int64(-(2 ** 62)),
+                          np.int64(2 ** 62), ires)
+        if frames.dtype.itemsize <= 2:
+            med = np.empty(n, np.float64)
+            _histogram_median(ires, 1 << (8 * frames.dtype.itemsize), med)
+        else:
             med = np.median(ires.astype(np.float64), 1)
         sigma = 1.4826 * med
     else:
         res = np.empty((n, nr * nc), np.float64)
-        _sample_residuals(frames, step, step, res)
+        _sample_residuals(frames, step, step, 0.0, -np.inf, np.inf, res)
         with np.errstate(invalid="ignore"):
             sigma = (1.4826 * np.nanmedian(res, axis=1) if not is_int
                      else 1.4826 * np.median(res, 1))
