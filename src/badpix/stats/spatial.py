@@ -201,26 +201,25 @@ def local_median(img: np.ndarray, size: int | tuple[int, int] = 5, mode: str = "
     img = _check(img, mode)
     ky, kx = _sizes(size)
     data = np.ascontiguousarray(img, dtype=np.float64)  # read only: no copy of float64 input
-    out = np.empty(data.shape, np.float64)
     npx = ky * kx
-    if npx <= _NETWORK_MAX:
-        colnet, colord = merge_network((1,) * ky, None)
-        pairnet, pairord = merge_network((ky, ky), None)
-        selnet, rank_row = merge_network((2 * ky,) * (kx // 2) + (ky,) * (kx % 2), npx // 2)
-        rows = _source_index(data.shape[0], ky, mode)
-        cols = _source_index(data.shape[1], kx, mode)
-        K.network_median(data, rows, cols, float(cval), ky, kx, colnet, colord, pairnet, pairord,
-                         selnet, int(rank_row[0]), _CHUNK, out)
-        # integer input has no NaN; else one check, and the NaN machinery only if needed
-        nan_outside = _PAD_MODES[mode] == "constant" and bool(np.isnan(cval))
-        if nan_outside or (img.dtype.kind == "f" and np.isnan(data).any()):
-            # redo, ignoring NaN, every pixel whose window holds a NaN
-            mask = _pad(np.isnan(data), ky, kx, mode, nan_outside)
-            ys, xs = np.nonzero(_window_any(mask, ky, kx))
-            out[ys, xs] = local_median_at(data, ys, xs, (ky, kx), mode, cval)
-    else:
+    if npx > _NETWORK_MAX:
         ys, xs = np.indices(data.shape).reshape(2, -1)
-        out = local_median_at(data, ys, xs, (ky, kx), mode, cval).reshape(data.shape)
+        return local_median_at(data, ys, xs, (ky, kx), mode, cval).reshape(data.shape)
+    out = np.empty(data.shape, np.float64)
+    colnet, colord = merge_network((1,) * ky, None)
+    pairnet, pairord = merge_network((ky, ky), None)
+    selnet, rank_row = merge_network((2 * ky,) * (kx // 2) + (ky,) * (kx % 2), npx // 2)
+    rows = _source_index(data.shape[0], ky, mode)
+    cols = _source_index(data.shape[1], kx, mode)
+    K.network_median(data, rows, cols, float(cval), ky, kx, colnet, colord, pairnet, pairord,
+                     selnet, int(rank_row[0]), _CHUNK, out)
+    # integer input has no NaN; else one check, and the NaN machinery only if needed
+    nan_outside = _PAD_MODES[mode] == "constant" and bool(np.isnan(cval))
+    if nan_outside or (img.dtype.kind == "f" and np.isnan(data).any()):
+        # redo, ignoring NaN, every pixel whose window holds a NaN
+        mask = _pad(np.isnan(data), ky, kx, mode, nan_outside)
+        ys, xs = np.nonzero(_window_any(mask, ky, kx))
+        out[ys, xs] = local_median_at(data, ys, xs, (ky, kx), mode, cval)
     return out
 
 
