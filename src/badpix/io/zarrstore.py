@@ -178,6 +178,3 @@ class ZarrReader(Reader):
     def frame_label(self, index: int) -> str:
         inner = f":{self.dataset}" if self.dataset else ""
         return f"{self.paths[0].name}{inner}[{index}]"
-
-    def frames_per_file(self) -> list[int]:
-        return [self.n_frames]
