@@ -11,8 +11,9 @@ taken inside the run):
   ``imagecodecs`` straight into the block buffer), touching nothing else;
 - Pillow decode-only (the old path), for reference: the same iteration with
   the ``imagecodecs`` fast path switched off (Pillow decode, ``np.asarray``, copy);
-- scan: ``scan_stack`` (moments, exact median, rules), alone, with the
-  persistence accumulator, and with the onset accumulator (the default for
+- scan: ``scan_stack`` (moments and the standard rules; photo scans leave the
+  exact median and OUTLIER out unless asked), alone, with ``median=True``, with
+  the persistence accumulator, and with the onset accumulator (the default for
   photo input).  Two ratios to decode-only: the streaming pass
   (``result.timings["stream"]``: decode + accumulators, what grows with the
   frame count) and the whole scan;
@@ -113,9 +114,9 @@ def main() -> None:
 
     streams: dict[str, list[float]] = {}
 
-    def scan(factories, key: str = "") -> None:
+    def scan(factories, key: str = "", median: bool | None = None) -> None:
         stack = open_stack(folder)
-        result = scan_stack(stack, extra_accumulators=factories)
+        result = scan_stack(stack, extra_accumulators=factories, median=median)
         # the streaming pass (decode + accumulators) is what grows with the frame count;
         # median finalisation and rules are a fixed cost per scan
         streams.setdefault(key, []).append(result.timings["stream"])
@@ -132,6 +133,8 @@ def main() -> None:
             ("Pillow decode (old path)", median_time(pillow_decode_only, args.repeat), None)]
     rows.append(("scan (standard rules)", median_time(lambda: scan([], "std"), args.repeat),
                  "std"))
+    rows.append(("scan (standard) --median",
+                 median_time(lambda: scan([], "med", median=True), args.repeat), "med"))
     rows.append(("scan + persistence",
                  median_time(lambda: scan([persistence_factory], "pers"), args.repeat), "pers"))
     rows.append(("scan + onset",

@@ -7,7 +7,7 @@ import pytest
 from scipy import ndimage
 
 from badpix import open_stack
-from badpix.detect import classify, lowest_variance, most_extreme
+from badpix.detect import classify, lowest_variance, most_extreme, outlier
 from badpix.detect.flags import DRIFTING, Flag
 from badpix.detect.params import RuleParams
 from badpix.errors import ParameterError
@@ -97,9 +97,18 @@ def test_range_rule_isolated_saturated_pixel_vs_saturated_region():
 
 
 def test_outlier_needs_the_median():
-    s = numpy_band_stats(np.random.default_rng(2).normal(0, 1, (5, 8, 8)), with_median=False)
+    x = np.random.default_rng(2).normal(0, 1, (5, 8, 8))
+    x[:, 3, 3] += 40  # hot: flagged by HOT (and OUTLIER when the median is there)
+    s = numpy_band_stats(x, with_median=False)
     with pytest.raises(ParameterError, match="median"):
-        classify(s)
+        outlier(s)
+    # classify runs every rule it has the statistics for: no OUTLIER without a median
+    flags, scores = classify(s)
+    assert "outlier" not in scores and not (flags & Flag.OUTLIER).any()
+    assert flags[3, 3] & Flag.HOT
+    with_median, scores_m = classify(numpy_band_stats(x))
+    assert "outlier" in scores_m and with_median[3, 3] & Flag.OUTLIER
+    assert np.array_equal(flags, with_median & ~np.uint8(Flag.OUTLIER))
 
 
 def test_rankings():

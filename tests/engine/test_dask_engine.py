@@ -197,3 +197,34 @@ def test_skipped_frames_match_local_engine(client, tmp_path):
         got = scan_stack_dask(stack, client=client, frames_per_task=fpt)
         assert_same_results(local, got, exact=True)
         assert sorted(s.label for s in stack.skipped) == want
+
+
+def test_store_goes_to_ram_for_a_cluster_on_this_machine(client):
+    from badpix.engine.dask import SHM_DIR, default_store_dir
+
+    if not os.path.isdir(SHM_DIR):
+        pytest.skip("no /dev/shm")
+    assert default_store_dir(client, 2**20) == SHM_DIR
+    assert default_store_dir(client, 2**60) is None  # larger than memory: the temp folder
+
+
+def test_photo_scan_without_median_creates_no_store(client, tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    (tmp_path / "p").mkdir()
+    for i in range(6):
+        Image.fromarray(rng.integers(0, 255, (20, 24, 3), dtype=np.uint8)).save(
+            tmp_path / "p" / f"IMG_{i}.png")
+    store = tmp_path / "store"
+    store.mkdir()
+    local = scan_stack(open_stack(tmp_path / "p"), extra_accumulators=[])
+    got = scan_stack_dask(open_stack(tmp_path / "p"), client=client, workdir=store)
+    assert not any(store.iterdir())
+    assert all(br.stats.median is None for br in got.bands.values())
+    for name in local.bands:
+        np.testing.assert_array_equal(local.bands[name].flags, got.bands[name].flags)
+        np.testing.assert_array_equal(local.bands[name].stats.var, got.bands[name].stats.var)
+    with_median = scan_stack_dask(open_stack(tmp_path / "p"), client=client, workdir=store,
+                                  median=True)
+    assert all(br.stats.median is not None for br in with_median.bands.values())

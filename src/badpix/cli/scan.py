@@ -103,6 +103,10 @@ def scan_command(
         None, "--persistence",
         help="PERSISTENT: fraction of frames a pixel must stand out from its 3x3 neighbourhood "
              f"(on by default for photos at {_D.persistence}; 0 turns it off)."),
+    median: bool = typer.Option(
+        None, "--median/--no-median",
+        help="Collect the exact temporal median and run OUTLIER (default: on, except for "
+             "photo series, where it costs more than decoding and is scene content)."),
     counting: bool = typer.Option(False, "--counting",
                                   help="Photon-counting data (mostly zeros): Poisson-based rules."),
     mask_format: str = typer.Option("tif", "--format", help="Mask format: tif, png, npy or h5."),
@@ -135,7 +139,9 @@ def scan_command(
     """Scan a stack of frames for defective pixels.
 
     Writes OUT/mask_<band>.tif (uint8 flags: 1 stuck, 2 outlier, 4 hot, 8 dead,
-    16 noisy), OUT/stats_<band>.tif, OUT/defects.csv and OUT/summary.json.
+    16 noisy, 32 persistent), OUT/stats_<band>.tif, OUT/defects.csv and OUT/summary.json.
+    Photo series (JPEG/PNG photos, camera RAW) skip the temporal median and
+    OUTLIER unless --median is given.
     """
     from .. import open_stack
     from ..engine import scan_stack
@@ -172,7 +178,7 @@ def scan_command(
             result = scan_checkpointed(stack, params, out=output,
                                        checkpoint_every=checkpoint_every, resume=resume, add=add,
                                        memory_limit=limit, progress=advance,
-                                       extra_accumulators=extras)
+                                       extra_accumulators=extras, median=median)
             extra_summary = state_summary(output)
         elif workers is not None or scheduler is not None:
             from ..engine.dask import dask_client, scan_stack_dask
@@ -180,12 +186,12 @@ def scan_command(
             with dask_client(workers=workers, scheduler=scheduler) as client:
                 result = scan_stack_dask(stack, params, client, memory_limit=limit,
                                          progress=advance, workdir=workdir,
-                                         extra_accumulators=extras)
+                                         extra_accumulators=extras, median=median)
             extra_summary = {"engine": {"name": "dask",
                                         "scheduler": scheduler or f"local:{workers}"}}
         else:
             result = scan_stack(stack, params, memory_limit=limit, progress=advance,
-                                extra_accumulators=extras)
+                                extra_accumulators=extras, median=median)
     write_scan_dir(result, output, mask_format=mask_format, legacy_float_mask=legacy_float_mask,
                    georef=georef, extra_summary=extra_summary)
     print_counts(result, quiet)
@@ -209,9 +215,10 @@ def print_counts(result, quiet: bool = False) -> None:
     if quiet:
         return
     counts = result.counts()
-    computed = any("persistence_hot" in br.stats.extra for br in result.bands.values())
-    # PERSISTENT needs the per-frame pass of photo scans: no column when it did not run
-    classes = [c for c in next(iter(counts.values())) if computed or c != "persistent"]
+    # no column for a rule that did not run (PERSISTENT needs the per-frame pass of
+    # photo scans, OUTLIER the median)
+    ran = set(result.rules()) | {"any"}
+    classes = [c for c in next(iter(counts.values())) if c in ran]
     table = Table(title=f"defects in {result.input.n_frames} frames")
     table.add_column("band")
     for c in classes:

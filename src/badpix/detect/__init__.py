@@ -46,7 +46,8 @@ def classify(stats: BandStats,
         uint8 ``(h, w)``, bits of :class:`Flag`.
     scores
         One float64 image per rule (``"stuck"``, ``"outlier"``, ``"hot"``,
-        ``"dead"``, ``"noisy"``; each rule's own statistic) and ``"score"``:
+        ``"dead"``, ``"noisy"``; each rule's own statistic; no ``"outlier"``
+        when ``stats.median`` is ``None``) and ``"score"``:
         the largest *severity* over the rules, severity = rule statistic /
         rule threshold, so ``score > 1`` iff some rule flags the pixel (ties at
         exactly the threshold aside).  Use it to rank defects.
@@ -57,9 +58,11 @@ def classify(stats: BandStats,
         return classify_counting(stats, params)
     p = params
     z = mean_z(stats, p.size, p.scale_floor)
-    results = {
-        "stuck": (Flag.STUCK, stuck(stats, p.stuck_std), 1.0),
-        "outlier": (Flag.OUTLIER, outlier(stats, p.outlier_k, p.outlier_size), p.outlier_k),
+    results = {"stuck": (Flag.STUCK, stuck(stats, p.stuck_std), 1.0)}
+    if stats.median is not None:  # photo scans leave the median out by default
+        results["outlier"] = (Flag.OUTLIER, outlier(stats, p.outlier_k, p.outlier_size),
+                              p.outlier_k)
+    results |= {
         "hot": (Flag.HOT, hot(stats, p.hot_z, p.size, p.scale_floor, p.use_range, z), p.hot_z),
         "dead": (Flag.DEAD, dead(stats, p.dead_z, p.size, p.scale_floor, p.use_range, z), p.dead_z),
         "noisy": (Flag.NOISY, noisy(stats, p.noisy_z, p.size, p.scale_floor), p.noisy_z),

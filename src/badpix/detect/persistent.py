@@ -49,12 +49,12 @@ def persistent(stats: BandStats, persistence: float = 0.9) -> tuple[np.ndarray, 
     extra = stats.extra
     if "persistence_hot" not in extra:
         return np.zeros(stats.shape, bool), np.zeros(stats.shape)
+    # in place: band-size temporaries are fresh memory, slow on small VMs
     score = np.fmax(np.asarray(extra["persistence_hot"], np.float64),
                     np.asarray(extra.get("persistence_dead", 0.0), np.float64))
     if "onset_frame" in extra and "onset_fraction" in extra:
-        since = np.where(np.asarray(extra["onset_frame"]) >= 0,
-                         np.asarray(extra["onset_fraction"], np.float64), 0.0)
-        score = np.fmax(score, since)
+        np.fmax(score, np.asarray(extra["onset_fraction"], np.float64), out=score,
+                where=np.asarray(extra["onset_frame"]) >= 0)
     with np.errstate(invalid="ignore"):
         mask = score >= persistence
     return mask, score

@@ -54,7 +54,7 @@ from ..layout import Band, Layout
 from ..stack import Stack
 from ..stats.base import Accumulator, AccumulatorFactory
 from ..stats.moments import MomentAccumulator
-from .local import choose_block_frames, classify_band
+from .local import choose_block_frames, classify_band, collect_median
 from .result import BandResult, ScanResult
 
 __all__ = [
@@ -198,7 +198,9 @@ def update_bands(bands: Sequence[Band], frames: np.ndarray, first_index: int,
         moments.update(view)
         for acc in extras:
             acc.update(view, first_index)
-        stores[b.name].write(slot, view)
+        store = stores.get(b.name)
+        if store is not None:
+            store.write(slot, view)
 
 
 def plan_tiles(n_frames: int, shape: tuple[int, int], itemsize: int, budget: int,
@@ -414,6 +416,7 @@ def scan_checkpointed(
     progress: Callable[[int], None] | None = None,
     on_checkpoint: Callable[[int], None] | None = None,
     extra_accumulators: list[AccumulatorFactory] | None = None,
+    median: bool | None = None,
 ) -> ScanResult:
     """Scan ``stack`` with the local engine, keeping resumable state in ``OUT/state/``.
 
@@ -439,6 +442,11 @@ def scan_checkpointed(
         Bytes of frames the final median holds at once (default 512 MiB).
     on_checkpoint
         Called with the frames done in the current input after every checkpoint.
+    median
+        Compute the exact temporal median (and the OUTLIER rule); ``None``: as the
+        local engine decides (:func:`badpix.engine.local.collect_median`).  The
+        frames are stored either way, so a finished scan can be re-finalized
+        with the median later (``resume=True, median=True``).
 
     Returns
     -------
@@ -545,8 +553,9 @@ def scan_checkpointed(
         t_med = time.perf_counter()
         budget = int(memory_limit or DEFAULT_MEDIAN_MEMORY)
         slots = np.arange(int(m["stored"]), dtype=np.int64)
-        medians = {name: (tiled_median(st, slots, budget) if len(slots) else None)
-                   for name, st in stores.items()}
+        with_median = collect_median(stack, median)
+        medians = {name: (tiled_median(st, slots, budget) if len(slots) and with_median
+                          else None) for name, st in stores.items()}
         timings["median"] = time.perf_counter() - t_med
     finally:
         for st in stores.values():

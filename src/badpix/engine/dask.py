@@ -12,7 +12,8 @@ What is sent where
 * workers read their frames themselves from the paths (shared storage), run a
   :class:`~badpix.stats.moments.MomentAccumulator` (and any extra accumulators)
   per band, and write each band's frames to the chunk's own raw frame-major
-  store file in a temporary folder on shared storage (``workdir``): one file per
+  store file in a temporary folder on shared storage (``workdir``; for a cluster
+  on this machine ``/dev/shm`` when it fits, :func:`default_store_dir`): one file per
   writer, so workers never share a file; it is written under a private name and
   renamed into place when complete.  A chunk task returns only its accumulator
   states (a few arrays of band size).
@@ -72,7 +73,7 @@ from ..stack import Stack
 from ..stats.base import AccumulatorFactory
 from ..stats.moments import MomentAccumulator
 from .checkpoint import FrameStore, plan_tiles, update_bands
-from .local import choose_block_frames, classify_band
+from .local import choose_block_frames, classify_band, collect_median
 from .result import BandResult, ScanResult
 
 __all__ = ["chunk_ranges", "dask_client", "scan_stack_dask"]
@@ -132,13 +133,13 @@ def _store_path(store_dir: str, band: str, start: int) -> Path:
 
 
 def _chunk_task(reader: Reader, bands: tuple[Band, ...], start: int, stop: int, block: int,
-                store_dir: str, factories: list[AccumulatorFactory], params: RuleParams,
+                store_dir: str | None, factories: list[AccumulatorFactory], params: RuleParams,
                 n_total: int, skip_bad: bool, numba_threads: int) -> dict[str, Any]:
     """Read frames ``[start, stop)`` on the worker; return accumulator states and metadata.
 
     Each band's frames go to the chunk's own store file (frame ``i`` at slot ``i - start``):
     one file per writer, so workers never contend for one file's lock, and a re-run
-    task simply rewrites its file.
+    task simply rewrites its file.  ``store_dir=None``: no median, nothing stored.
     """
     _set_numba_threads(numba_threads)
     reader = copy.copy(reader)  # own handles: the same object may serve concurrent tasks
@@ -154,7 +155,7 @@ def _chunk_task(reader: Reader, bands: tuple[Band, ...], start: int, stop: int, 
     tmp_suffix = f".part-{os.getpid()}-{threading.get_ident()}"
     done = False
     try:
-        for b in bands:
+        for b in bands if store_dir is not None else ():
             path = _store_path(store_dir, b.name, start)
             stores[b.name] = FrameStore(path.with_name(path.name + tmp_suffix), b.shape, dtype,
                                         create=True)
@@ -208,6 +209,42 @@ def _merge_into(acc: dict[str, Any], other: dict[str, Any]) -> None:
 def _stored(_state: dict[str, Any]) -> None:
     """A chunk's store file is complete (runs next to the chunk's state: nothing moves)."""
     return None
+
+
+#: a RAM-backed folder for the median store of a cluster on this machine
+SHM_DIR = "/dev/shm"
+
+
+def default_store_dir(client, nbytes: int) -> str | None:
+    """``/dev/shm`` when every worker runs on this machine and the store fits easily, else None.
+
+    The store is written once and read once within seconds, then deleted: on a
+    disk-backed folder a store beyond the kernel's dirty limit (10 % of RAM by
+    default) is also written to disk, and the writers wait for it.  That cost a
+    4 GB scan's 2 workers most of their speed-up here.  A RAM folder is used only
+    when the store takes at most a quarter of the available memory and half of the
+    folder's free space; workers on other hosts need shared storage (``workdir``).
+    """
+    import socket
+    from urllib.parse import urlparse
+
+    if not os.path.isdir(SHM_DIR):
+        return None
+    local = {"127.0.0.1", "localhost", "::1"}
+    with contextlib.suppress(OSError):
+        local |= {socket.gethostname(), socket.gethostbyname(socket.gethostname())}
+    hosts = {urlparse(addr).hostname for addr in client.nthreads()}
+    if not hosts or not hosts <= local:
+        return None
+    try:
+        free = shutil.disk_usage(SHM_DIR).free
+    except OSError:
+        return None
+    from ..io.base import available_memory
+
+    if nbytes > free // 2 or nbytes > available_memory() // 4:
+        return None
+    return SHM_DIR
 
 
 def _median_task(paths: list[str], shape: tuple[int, int], dtype: str,
@@ -336,6 +373,7 @@ def scan_stack_dask(
     workdir: str | os.PathLike | None = None,
     extra_accumulators: list[AccumulatorFactory] | None = None,
     numba_threads: int = 1,
+    median: bool | None = None,
 ) -> ScanResult:
     """Scan ``stack`` on a Dask cluster; same result as :func:`badpix.engine.scan_stack`.
 
@@ -356,13 +394,18 @@ def scan_stack_dask(
     frames_per_task
         Frames read by one task (default: about four tasks per Dask thread).
     workdir
-        Folder for the temporary median store, **on storage every worker sees**
-        (default: the system temporary folder, fine for a one-machine cluster).
-        It needs the size of the bands' pixels of all frames.
+        Folder for the temporary median store, **on storage every worker sees**.
+        It needs the size of the bands' pixels of all frames.  Default: ``/dev/shm``
+        when every worker runs on this machine and the store fits in a quarter of
+        the available memory (:func:`default_store_dir`), else the system
+        temporary folder.
     extra_accumulators
         Picklable accumulator factories (see :mod:`badpix.stats.base`).
     numba_threads
         numba threads per Dask thread (default 1: Dask provides the parallelism).
+    median
+        Collect the exact temporal median (store + median tasks); ``None``: as the
+        local engine decides (:func:`badpix.engine.local.collect_median`).
 
     Examples
     --------
@@ -391,14 +434,19 @@ def scan_stack_dask(
                           nthreads=1 if frames_per_task else nthreads)
     block = min(block, max((e - s for s, e in ranges), default=1))
     token = uuid.uuid4().hex[:12]
-    try:
-        tmp = Path(tempfile.mkdtemp(prefix=f"badpix-dask-{token}-",
-                                    dir=None if workdir is None else os.fspath(workdir)))
-    except OSError as exc:
-        raise OutputError(f"{workdir}: cannot create the median store ({exc.strerror})") from None
+    tmp = None
+    if collect_median(stack, median):
+        if workdir is None:
+            workdir = default_store_dir(client, n * band_pixels * dtype.itemsize)
+        try:
+            tmp = Path(tempfile.mkdtemp(prefix=f"badpix-dask-{token}-",
+                                        dir=None if workdir is None else os.fspath(workdir)))
+        except OSError as exc:
+            raise OutputError(f"{workdir}: cannot create the median store "
+                              f"({exc.strerror})") from None
     futures: list[Any] = []
     try:
-        seen = client.run(os.path.isdir, os.fspath(tmp))
+        seen = {} if tmp is None else client.run(os.path.isdir, os.fspath(tmp))
         blind = [addr for addr, ok in seen.items() if not ok]
         if blind:
             raise OutputError(f"{tmp}: not visible on worker(s) {', '.join(blind)}; pass a "
@@ -415,7 +463,8 @@ def scan_stack_dask(
         frames_of: dict[str, int] = {}
         chunk_futs, markers = [], []
         for i, (s, e) in enumerate(ranges):
-            f = client.submit(_chunk_task, reader_f, bands, s, e, block, os.fspath(tmp),
+            f = client.submit(_chunk_task, reader_f, bands, s, e, block,
+                              None if tmp is None else os.fspath(tmp),
                               list(extra_accumulators or []), params, n, stack.skip_bad,
                               numba_threads, key=f"badpix-chunk-{token}-{i}")
             frames_of[f.key] = e - s
@@ -433,7 +482,7 @@ def scan_stack_dask(
                     else max(1, int(memory_limit) // nthreads))
         tile_of: dict[str, tuple[str, tuple[int, int, int, int]]] = {}
         med_futs = []
-        for b in bands:
+        for b in bands if tmp is not None else ():
             paths = [os.fspath(_store_path(os.fspath(tmp), b.name, s0)) for s0, _ in ranges]
             # planned for every frame: skipped frames only make the tiles smaller
             for j, tile in enumerate(plan_tiles(n, b.shape, dtype.itemsize, per_task,
@@ -464,7 +513,8 @@ def scan_stack_dask(
         timings.setdefault("stream", time.perf_counter() - t_stream)
         t_med = t_stream + timings["stream"]
         n_stored = sum(k for _, k in total["runs"])
-        medians = {b.name: np.empty(b.shape, np.float64) for b in bands}
+        medians = {b.name: np.empty(b.shape, np.float64) if tmp is not None else None
+                   for b in bands}
         if tiles is not None and not n_stored:  # every frame skipped: no median, as locally
             for f in med_futs:
                 f.cancel()
@@ -486,8 +536,9 @@ def scan_stack_dask(
         # its page cache (the bands of every frame) just as the rules start allocating;
         # in a thread, the ~0.2 s of unlinking overlaps the rules instead of preceding them.
         cleanup = threading.Thread(target=shutil.rmtree, args=(tmp, True),
-                                   name="badpix-store-cleanup")
-        cleanup.start()
+                                   name="badpix-store-cleanup") if tmp is not None else None
+        if cleanup is not None:
+            cleanup.start()
 
         # -- rules on the client on whole bands, exactly as the local engine does
         t_rules = time.perf_counter()
@@ -496,13 +547,16 @@ def scan_stack_dask(
         for b in bands:
             moments, extras = total["accs"][b.name]
             results[b.name] = classify_band(stack, b, moments,
-                                            medians[b.name] if n_stored else None, extras, params)
+                                            medians[b.name] if n_stored else None, extras,
+                                            params)
         timings["rules"] = time.perf_counter() - t_rules
-        cleanup.join()
+        if cleanup is not None:
+            cleanup.join()
     finally:
         for f in futures:
             f.release()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
     stack.skipped.extend(SkippedFrame(label, reason) for _, label, reason in meta["skipped"])
     timings["total"] = time.perf_counter() - t0
     return ScanResult.from_stack(stack, params, results, timings)

@@ -78,25 +78,60 @@ def value_range(dtype: np.dtype, lo: float, hi: float) -> tuple[float, float]:
     return (float(lo), float(hi))
 
 
+def collect_median(stack: Stack, median: bool | None = None) -> bool:
+    """Whether a scan collects the exact temporal median (``None``: yes, except for photo series).
+
+    The median is the one statistic that needs every frame kept (``frames x
+    pixels`` bytes, in memory or spilled to disk) and only the OUTLIER rule uses
+    it.  A photo series is hundreds of different scenes, where a pixel's median
+    is scene content rather than a property of the sensor (on the moving-stars
+    series the persistence rule is what separates defects from the sky); its
+    exact median cost a 10 MP JPEG scan 30 MB of fresh memory per frame, more than
+    the decoding.  So photo scans leave it (and OUTLIER) out unless asked for.
+
+    >>> from badpix import open_stack                                # doctest: +SKIP
+    >>> collect_median(open_stack("photos/")), collect_median(open_stack("frames/"))  # doctest: +SKIP
+    (False, True)
+    """
+    if median is None:
+        return stack.reader.format_name not in PHOTO_FORMATS
+    return bool(median)
+
+
+def tiles_frame(stack: Stack) -> bool:
+    """True when the bands tile every frame (RGB channels, Bayer planes, band rows covering it).
+
+    Then the per-pixel moments run once over whole contiguous frames and each
+    band's moments are a view of that state (:meth:`MomentAccumulator.subset`):
+    the same integers, half the time of stride-3 RGB views.
+    """
+    total = int(np.prod(stack.frame_shape))
+    return len(stack.bands) > 1 and sum(int(np.prod(b.shape)) for b in stack.bands) == total
+
+
 class BandAccumulators:
-    """All per-band state of a scan: moments and the median collector."""
+    """All per-band state of a scan: moments, the median collector (optional) and extras."""
 
     def __init__(self, shape: tuple[int, int], dtype: np.dtype, n_frames: int,
                  median_memory: int | None, workdir: Path | None,
-                 extras: list[Accumulator] | None = None):
-        self.moments = MomentAccumulator(shape, dtype)
-        self.median = MedianCollector(shape, dtype, n_frames, memory_limit=median_memory,
-                                      workdir=workdir)
+                 extras: list[Accumulator] | None = None, *, median: bool = True,
+                 moments: bool = True):
+        self.moments = MomentAccumulator(shape, dtype) if moments else None
+        self.median = (MedianCollector(shape, dtype, n_frames, memory_limit=median_memory,
+                                       workdir=workdir) if median else None)
         self.extras = extras or []
 
     def update(self, frames: np.ndarray, first_index: int) -> None:
-        self.moments.update(frames)
-        self.median.update(frames)
+        if self.moments is not None:
+            self.moments.update(frames)
+        if self.median is not None:
+            self.median.update(frames)
         for acc in self.extras:
             acc.update(frames, first_index)
 
     def close(self) -> None:
-        self.median.close()
+        if self.median is not None:
+            self.median.close()
 
 
 def finalize_band(name: str, n_frames: int, dtype: np.dtype, moments: dict,
@@ -138,6 +173,7 @@ def scan_stack(
     workdir: str | Path | None = None,
     progress: ProgressCallback | None = None,
     extra_accumulators: list[AccumulatorFactory] | None = None,
+    median: bool | None = None,
 ) -> ScanResult:
     """Scan ``stack`` in one streaming pass and classify every band.
 
@@ -160,6 +196,9 @@ def scan_stack(
         their finalized arrays land in ``BandStats.extra``.  ``None``: the
         persistence/onset accumulators for photo series (:func:`photo_accumulators`),
         nothing for other inputs; ``[]``: none.
+    median
+        Collect the exact temporal median (and run the OUTLIER rule); ``None``:
+        for every input but photo series (:func:`collect_median`).
 
     Examples
     --------
@@ -180,25 +219,38 @@ def scan_stack(
     if memory_limit is not None:
         per_band_memory = {b.name: int(memory_limit * int(np.prod(b.shape)) * stack.dtype.itemsize
                                        / max(1, band_bytes)) for b in stack.bands}
+    with_median = collect_median(stack, median)
+    # moments over whole frames when the bands tile them; each band is a view at the end
+    frame_moments = MomentAccumulator(
+        (stack.frame_shape[0], int(np.prod(stack.frame_shape[1:]))), stack.dtype
+    ) if tiles_frame(stack) else None
     accs = {
         b.name: BandAccumulators(b.shape, stack.dtype, n,
                                  None if per_band_memory is None else per_band_memory[b.name],
                                  None if workdir is None else Path(workdir),
                                  [acc for f in (extra_accumulators or [])
-                                  if (acc := f(b.shape, stack.dtype, n, params)) is not None])
+                                  if (acc := f(b.shape, stack.dtype, n, params)) is not None],
+                                 median=with_median, moments=frame_moments is None)
         for b in stack.bands
     }
     try:
         t_read = time.perf_counter()
         for start, block in stack.iter_blocks(block_frames):
+            if frame_moments is not None:
+                frame_moments.update(block.reshape(len(block), stack.frame_shape[0], -1))
             for b in stack.bands:
                 accs[b.name].update(b.view(block), start)
             if progress is not None:
                 progress(len(block))
         timings["stream"] = time.perf_counter() - t_read
+        if frame_moments is not None:
+            for b in stack.bands:
+                accs[b.name].moments = frame_moments.subset(
+                    lambda a, b=b: b.view(a.reshape(1, *stack.frame_shape))[0])
         bands: dict[str, BandResult] = {}
         t_med = time.perf_counter()
-        medians = {name: a.median.finalize() for name, a in accs.items()}
+        medians = {name: None if a.median is None else a.median.finalize()
+                   for name, a in accs.items()}
         timings["median"] = time.perf_counter() - t_med
         t_rules = time.perf_counter()
         for b in stack.bands:

@@ -83,6 +83,10 @@ class ScanResult:
             info.frame_times = None if times is None else [float(t) for t in times]
         return cls(info, stack.layout, params, bands, timings)
 
+    def rules(self) -> list[str]:
+        """The classes whose rules ran (OUTLIER needs the median, PERSISTENT the photo pass)."""
+        return [c for c in CLASSES if any(c in br.scores for br in self.bands.values())]
+
     def counts(self) -> dict[str, dict[str, int]]:
         """Flagged pixels per band and class, plus ``any``."""
         out = {}

@@ -47,6 +47,7 @@ True
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -235,6 +236,36 @@ class MomentAccumulator:
         np.maximum(self._max, other._max, out=self._max)
         self.n_frames += other.n_frames
         return self
+
+    def subset(self, index: Callable[[np.ndarray], np.ndarray]) -> MomentAccumulator:
+        """The accumulator of some of this one's pixels: ``index`` maps a state array to a view.
+
+        Per-pixel moments are elementwise, so one accumulator can run over whole
+        contiguous frames and each band be a view of its state afterwards (the
+        local engine does this when the bands tile the frame: an RGB band is a
+        stride-3 view, a Bayer plane a stride-2 one, and the kernels run 2x
+        faster on contiguous data).  The subset shares this one's arrays: take
+        subsets after the last ``update`` and use only them from then on.
+
+        >>> import numpy as np
+        >>> x = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+        >>> whole = MomentAccumulator((3, 4), np.uint8).update(x)
+        >>> odd = whole.subset(lambda a: a[:, 1::2])
+        >>> odd.shape, odd.finalize()["mean"].tolist()
+        ((3, 2), [[7.0, 9.0], [11.0, 13.0], [15.0, 17.0]])
+        """
+        if getattr(self, "_s1", None) is not None:
+            self._flush()  # nothing pending: a subset's own flush never touches shared sums
+        sub = object.__new__(MomentAccumulator)
+        sub.__dict__.update(self.__dict__)
+        for name in ("_count", "_mean", "_m2", "_min", "_max", "_c1", "_c2",
+                     "_s1", "_s2lo", "_s2hi"):
+            arr = getattr(self, name, None)
+            if arr is not None:
+                setattr(sub, name, index(arr))
+        sub.shape = tuple(int(s) for s in sub._min.shape)
+        sub._chunks = K.pixel_chunks(*sub.shape)
+        return sub
 
     # ------------------------------------------------------------------ results
     def finalize(self) -> dict[str, np.ndarray]:

@@ -1,0 +1,116 @@
+"""The local engine: moments over whole frames when bands tile them, and the photo median default."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from badpix import open_stack
+from badpix.cli import main
+from badpix.detect.flags import Flag
+from badpix.engine import scan_stack
+from badpix.engine.local import collect_median, tiles_frame
+from badpix.layout import Band, Layout
+from badpix.stats.moments import MomentAccumulator
+
+from ._util import write_stack
+
+
+def rgb_photos(folder, n=9, shape=(30, 41), seed=0) -> np.ndarray:
+    """PNG photos of a changing scene with a hot green subpixel and a stuck blue one."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    frames = rng.integers(40, 200, (n, *shape, 3), dtype=np.uint8)
+    frames[:, 7, 9, 1] = 255
+    frames[:, 20, 33, 2] = 17
+    for i, f in enumerate(frames):
+        Image.fromarray(f).save(folder / f"IMG_{i:03d}.png")
+    return frames
+
+
+def per_band_reference(frames: np.ndarray, stack,
+                       block: int = 4) -> dict[str, dict[str, np.ndarray]]:
+    """Each band's moments from its own accumulator over its (strided) view."""
+    out = {}
+    for b in stack.bands:
+        acc = MomentAccumulator(b.shape, frames.dtype)
+        for s in range(0, len(frames), block):
+            acc.update(b.view(frames[s:s + block]))
+        out[b.name] = acc.finalize()
+    return out
+
+
+def test_rgb_moments_from_whole_frames_equal_per_band_accumulators(tmp_path):
+    frames = rgb_photos(tmp_path / "p")
+    stack = open_stack(tmp_path / "p")
+    assert tiles_frame(stack)
+    result = scan_stack(stack, block_frames=2)
+    ref = per_band_reference(frames, stack)  # other blocks: integer sums are exact anyway
+    for name, br in result.bands.items():
+        for q in ("mean", "var", "std", "min", "max"):
+            np.testing.assert_array_equal(getattr(br.stats, q), ref[name][q],
+                                          err_msg=f"{name} {q}")
+        assert br.stats.n_frames == len(frames)
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.float32])
+def test_bayer_planes_and_partial_layouts(tmp_path, dtype):
+    frames = write_stack(tmp_path / "f", 11, shape=(24, 20, 1), dtype=dtype, seed=4,
+                         nan_fraction=0.1 if dtype == np.float32 else 0.0)
+    planes = Layout((Band("R", 0, (0, 24), (0, 20), 2, 2), Band("G1", 0, (0, 24), (1, 20), 2, 2),
+                     Band("G2", 0, (1, 24), (0, 20), 2, 2), Band("B", 0, (1, 24), (1, 20), 2, 2)))
+    partial = Layout((Band("top", 0, (0, 6), (0, 20)), Band("bottom", 0, (9, 24), (0, 20))))
+    for layout, tiled in ((planes, True), (partial, False)):
+        stack = open_stack(tmp_path / "f", layout=layout)
+        assert tiles_frame(stack) is tiled
+        result = scan_stack(stack, block_frames=3)
+        # the same blocks: float moments depend on them at the 1e-13 level (integers never)
+        ref = per_band_reference(frames, stack, block=3)
+        for name, br in result.bands.items():
+            for q in ("mean", "var", "min", "max"):
+                np.testing.assert_array_equal(getattr(br.stats, q), ref[name][q],
+                                              err_msg=f"{name} {q}")
+            np.testing.assert_array_equal(br.stats.count, ref[name]["count"])
+
+
+def test_photo_scan_leaves_the_median_out_unless_asked(tmp_path):
+    frames = rgb_photos(tmp_path / "p")
+    stack = open_stack(tmp_path / "p")
+    assert collect_median(stack) is False and collect_median(stack, True) is True
+    plain = scan_stack(open_stack(tmp_path / "p"))
+    full = scan_stack(open_stack(tmp_path / "p"), median=True)
+    for name, br in plain.bands.items():
+        assert br.stats.median is None and "outlier" not in br.scores
+        c = "RGB".index(name)
+        np.testing.assert_array_equal(full.bands[name].stats.median,
+                                      np.median(frames[..., c], axis=0))
+        assert "outlier" in full.bands[name].scores
+        # every other rule sees the same statistics: the flags differ by OUTLIER only
+        np.testing.assert_array_equal(br.flags,
+                                      full.bands[name].flags & ~np.uint8(Flag.OUTLIER))
+    assert plain.bands["G"].flags[7, 9] & Flag.HOT
+    # non-photo input keeps the median by default, and can drop it
+    write_stack(tmp_path / "npy", 6)
+    assert collect_median(open_stack(tmp_path / "npy"))
+    assert collect_median(open_stack(tmp_path / "npy"), False) is False
+
+
+def test_cli_median_option_on_photos(tmp_path, capsys):
+    rgb_photos(tmp_path / "p")
+    for args, has_median in (([], False), (["--median"], True)):
+        out = tmp_path / f"scan{len(args)}"
+        assert main(["scan", str(tmp_path / "p"), "-o", str(out), "--format", "npy"]
+                    + args) == 0
+        table = capsys.readouterr().out
+        assert ("outlier" in table) is has_median
+        summary = json.loads((out / "summary.json").read_text())
+        assert ("outlier" in summary["rules"]) is has_median
+        assert {"stuck", "hot", "dead", "noisy", "persistent"} <= set(summary["rules"])
+        defects = (out / "defects.csv").read_text().splitlines()
+        header = defects[0].split(",")
+        rows = [dict(zip(header, line.split(","), strict=True)) for line in defects[1:]]
+        medians = [float(r["median"]) for r in rows]
+        assert rows and all(np.isfinite(medians)) is has_median
