@@ -114,3 +114,24 @@ def test_cli_median_option_on_photos(tmp_path, capsys):
         rows = [dict(zip(header, line.split(","), strict=True)) for line in defects[1:]]
         medians = [float(r["median"]) for r in rows]
         assert rows and all(np.isfinite(medians)) is has_median
+
+
+def test_bands_classified_in_threads_equal_one_after_the_other(tmp_path):
+    from badpix.detect.params import RuleParams
+    from badpix.engine.local import classify_bands
+
+    rgb_photos(tmp_path / "p", n=7)
+    stack = open_stack(tmp_path / "p")
+    result = scan_stack(stack, median=True)  # any scan, to get finished accumulators
+    accs = {}
+    frames = np.stack([np.asarray(Image.open(p)) for p in sorted((tmp_path / "p").iterdir())])
+    for b in stack.bands:
+        m = MomentAccumulator(b.shape, np.uint8).update(b.view(frames))
+        accs[b.name] = (m, result.bands[b.name].stats.median, [])
+    one = classify_bands(stack, accs, RuleParams(), threads=1)
+    two = classify_bands(stack, accs, RuleParams(), threads=2)
+    assert list(one) == list(two) == ["R", "G", "B"]
+    for name in one:
+        np.testing.assert_array_equal(one[name].flags, two[name].flags)
+        for key, score in one[name].scores.items():
+            np.testing.assert_array_equal(score, two[name].scores[key], err_msg=key)

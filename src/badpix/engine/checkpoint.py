@@ -54,8 +54,8 @@ from ..layout import Band, Layout
 from ..stack import Stack
 from ..stats.base import Accumulator, AccumulatorFactory
 from ..stats.moments import MomentAccumulator
-from .local import choose_block_frames, classify_band, collect_median
-from .result import BandResult, ScanResult
+from .local import choose_block_frames, classify_bands, collect_median
+from .result import ScanResult
 
 __all__ = [
     "FrameStore",
@@ -561,10 +561,8 @@ def scan_checkpointed(
         for st in stores.values():
             st.close()
     t_rules = time.perf_counter()
-    results: dict[str, BandResult] = {}
-    for b in bands:
-        moments, ex = accs[b.name]
-        results[b.name] = classify_band(stack, b, moments, medians[b.name], ex, params)
+    results = classify_bands(stack, {b.name: (accs[b.name][0], medians[b.name], accs[b.name][1])
+                                     for b in bands}, params)
     timings["rules"] = time.perf_counter() - t_rules
     timings["total"] = time.perf_counter() - t0
     result = ScanResult.from_stack(stack, params, results, timings)

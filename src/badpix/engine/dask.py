@@ -73,8 +73,8 @@ from ..stack import Stack
 from ..stats.base import AccumulatorFactory
 from ..stats.moments import MomentAccumulator
 from .checkpoint import FrameStore, plan_tiles, update_bands
-from .local import choose_block_frames, classify_band, collect_median
-from .result import BandResult, ScanResult
+from .local import choose_block_frames, classify_bands, collect_median
+from .result import ScanResult
 
 __all__ = ["chunk_ranges", "dask_client", "scan_stack_dask"]
 
@@ -543,12 +543,10 @@ def scan_stack_dask(
         # -- rules on the client on whole bands, exactly as the local engine does
         t_rules = time.perf_counter()
         meta = {"skipped": total["skipped"]}
-        results: dict[str, BandResult] = {}
-        for b in bands:
-            moments, extras = total["accs"][b.name]
-            results[b.name] = classify_band(stack, b, moments,
-                                            medians[b.name] if n_stored else None, extras,
-                                            params)
+        results = classify_bands(stack, {b.name: (total["accs"][b.name][0],
+                                                  medians[b.name] if n_stored else None,
+                                                  total["accs"][b.name][1]) for b in bands},
+                                 params)
         timings["rules"] = time.perf_counter() - t_rules
         if cleanup is not None:
             cleanup.join()

@@ -11,8 +11,10 @@ accumulators and returns the same :class:`ScanResult`.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -164,6 +166,41 @@ def classify_band(stack: Stack, band: Band, moments: MomentAccumulator,
     return BandResult(band, stats, flags, scores)
 
 
+def _threadsafe_numba() -> bool:
+    """numba's OpenMP and TBB layers take parallel kernels from several threads; workqueue not."""
+    try:
+        import numba
+
+        return numba.threading_layer() in ("omp", "tbb")
+    except ValueError:  # no parallel kernel has run yet: do not guess
+        return False
+
+
+def classify_bands(stack: Stack, inputs: dict[str, tuple], params: RuleParams,
+                   threads: int | None = None) -> dict[str, BandResult]:
+    """:func:`classify_band` for every band, ``inputs[name] = (moments, median, extras)``.
+
+    Bands are independent, so up to ``threads`` (default: 2 when the machine has
+    them) are classified at once: the rules' numpy steps are single-threaded, and
+    on small VMs their fresh band-size arrays cost page faults that two threads
+    take in parallel.  Three 10 MP photo bands: 12.3 s one after the other, 9.2-9.6 s
+    in two threads (same results).
+    """
+    by_name = {b.name: b for b in stack.bands}
+
+    def one(name: str) -> BandResult:
+        moments, median, extras = inputs[name]
+        return classify_band(stack, by_name[name], moments, median, extras, params)
+
+    if threads is None:
+        threads = min(2, os.cpu_count() or 1) if _threadsafe_numba() else 1
+    threads = max(1, min(threads, len(inputs)))
+    if threads == 1:
+        return {name: one(name) for name in inputs}
+    with ThreadPoolExecutor(threads, thread_name_prefix="badpix-rules") as pool:
+        return dict(zip(inputs, pool.map(one, inputs), strict=True))
+
+
 def scan_stack(
     stack: Stack,
     params: RuleParams | None = None,
@@ -247,15 +284,13 @@ def scan_stack(
             for b in stack.bands:
                 accs[b.name].moments = frame_moments.subset(
                     lambda a, b=b: b.view(a.reshape(1, *stack.frame_shape))[0])
-        bands: dict[str, BandResult] = {}
         t_med = time.perf_counter()
         medians = {name: None if a.median is None else a.median.finalize()
                    for name, a in accs.items()}
         timings["median"] = time.perf_counter() - t_med
         t_rules = time.perf_counter()
-        for b in stack.bands:
-            a = accs[b.name]
-            bands[b.name] = classify_band(stack, b, a.moments, medians[b.name], a.extras, params)
+        bands = classify_bands(stack, {name: (a.moments, medians[name], a.extras)
+                                       for name, a in accs.items()}, params)
         timings["rules"] = time.perf_counter() - t_rules
     finally:
         for a in accs.values():
