@@ -19,9 +19,9 @@ What is sent where
   states (a few arrays of band size).
 * the median tasks (one per spatial tile: read that tile of every frame from the
   chunks' store files, exact median with :func:`badpix.stats.median.temporal_median`)
-  are submitted with the chunk tasks and depend only on tiny per-chunk markers, so
-  the scheduler starts them the moment the last chunk finishes.  Meanwhile the client
-  fetches every chunk state once as it finishes (concurrently, in the background) and
+  are submitted the moment the last chunk finishes (the client waits for the chunks
+  without fetching anything first).  Meanwhile the client
+  fetches every chunk state once (concurrently, in the background) and
   merges it into its running total (no merge tasks: those moved each state to another
   worker, copied it and moved the result again); a fetched chunk is released at once.
   The client receives ``(tile_rows, band_width)`` float64 medians and assembles them.
@@ -206,11 +206,6 @@ def _merge_into(acc: dict[str, Any], other: dict[str, Any]) -> None:
     acc["skipped"] = sorted(acc["skipped"] + other["skipped"])
 
 
-def _stored(_state: dict[str, Any]) -> None:
-    """A chunk's store file is complete (runs next to the chunk's state: nothing moves)."""
-    return None
-
-
 #: a RAM-backed folder for the median store of a cluster on this machine
 SHM_DIR = "/dev/shm"
 
@@ -248,15 +243,13 @@ def default_store_dir(client, nbytes: int) -> str | None:
 
 
 def _median_task(paths: list[str], shape: tuple[int, int], dtype: str,
-                 tile: tuple[int, int, int, int], numba_threads: int,
-                 after: list[None] | None = None) -> np.ndarray:
+                 tile: tuple[int, int, int, int], numba_threads: int) -> np.ndarray:
     """Exact temporal median of one tile of one band, read from the chunks' store files.
 
-    ``paths``: the chunks' store files in frame order; ``after``: the chunks' markers
-    (:func:`_stored`), so that the task starts as soon as every chunk task has finished,
-    whether or not the client has fetched the chunk states yet.  It therefore takes each
-    file's frame count from its size (a chunk file holds exactly its stored frames:
-    skipped frames leave no slot).
+    ``paths``: the chunks' store files in frame order.  The task starts as soon as every
+    chunk task has finished, before the client has fetched the chunk states, so it
+    takes each file's frame count from its size (a chunk file holds exactly its stored
+    frames: skipped frames leave no slot).
     """
     from ..stats.median import temporal_median
 
@@ -332,16 +325,15 @@ def chunk_ranges(n_frames: int, frames_per_task: int, nthreads: int = 1
     return [(i * n_frames // k, (i + 1) * n_frames // k) for i in range(k)]
 
 
-def _collect(client: Any, chunk_futs: list[Any], frames_of: dict[str, int],
-             progress: Callable[[int], None] | None) -> dict[str, Any]:
-    """Fetch and merge every chunk state as it arrives.
+def _collect(client: Any, chunk_futs: list[Any]) -> dict[str, Any]:
+    """Fetch and merge every chunk state; raises the error of a failed chunk.
 
-    Runs while the median tasks run on the workers (they do not wait for it), so the
-    merge is off the critical path.  Results arrive concurrently (``as_completed``
-    fetches them in the background); each is merged once and released at once, so a
-    lost worker only costs its unfinished chunks.  The moments are finalized later, in
-    :func:`~badpix.engine.local.classify_band` (measured: finalizing here, during the
-    median, took CPU from the workers of a 2-worker scan and gained nothing).
+    Runs while the median tasks run on the workers, so the merge is off the critical
+    path.  Results arrive concurrently (``as_completed`` fetches them in the
+    background); each is merged once and released at once.  The moments are
+    finalized later, in :func:`~badpix.engine.local.classify_band` (measured:
+    finalizing here, during the median, took CPU from the workers of a 2-worker scan
+    and gained nothing).
     """
     from distributed import as_completed
 
@@ -356,8 +348,6 @@ def _collect(client: Any, chunk_futs: list[Any], frames_of: dict[str, int],
         else:
             _merge_into(total, res)
         del res
-        if progress is not None:
-            progress(frames_of[fut.key])
     assert total is not None
     return total
 
@@ -461,7 +451,7 @@ def scan_stack_dask(
         futures.append(reader_f)
         client.replicate([reader_f])
         frames_of: dict[str, int] = {}
-        chunk_futs, markers = [], []
+        chunk_futs = []
         for i, (s, e) in enumerate(ranges):
             f = client.submit(_chunk_task, reader_f, bands, s, e, block,
                               None if tmp is None else os.fspath(tmp),
@@ -469,46 +459,54 @@ def scan_stack_dask(
                               numba_threads, key=f"badpix-chunk-{token}-{i}")
             frames_of[f.key] = e - s
             chunk_futs.append(f)
-            markers.append(client.submit(_stored, f, key=f"badpix-stored-{token}-{i}"))
-        futures.extend(markers)
-
-        # -- pass 2: exact median per spatial tile, from the store.  Submitted now: the
-        # median tasks depend on tiny markers that run next to each chunk's state, so the
-        # scheduler starts them the moment the last chunk task finishes, not once the
-        # client has fetched and merged every state (tens of MB each; with a LocalCluster
-        # the scheduler shares the client's event loop, which those transfers keep busy).
-        # Fetching, merging and finalizing the states overlaps the median on the workers.
-        per_task = (DEFAULT_TASK_MEDIAN_MEMORY if memory_limit is None
-                    else max(1, int(memory_limit) // nthreads))
-        tile_of: dict[str, tuple[str, tuple[int, int, int, int]]] = {}
-        med_futs = []
-        for b in bands if tmp is not None else ():
-            paths = [os.fspath(_store_path(os.fspath(tmp), b.name, s0)) for s0, _ in ranges]
-            # planned for every frame: skipped frames only make the tiles smaller
-            for j, tile in enumerate(plan_tiles(n, b.shape, dtype.itemsize, per_task,
-                                                min_tiles=2 * nthreads)):
-                f = client.submit(_median_task, paths, b.shape, dtype.str, tile, numba_threads,
-                                  markers, key=f"badpix-median-{token}-{b.name}-{j}")
-                tile_of[f.key] = (b.name, tile)
-                med_futs.append(f)
-        futures.extend(med_futs)
-        del markers
-        # fetch median tiles in the background as they finish, while the merge runs
-        tiles = (as_completed(med_futs, loop=client.loop, with_results=True) if med_futs
-                 else None)
-        finished: set[str] = set()
+        counted: set[str] = set()
         lock = threading.Lock()
 
-        def _on_done(fut: Any) -> None:  # for the "stream" timing only
+        def _on_done(fut: Any) -> None:  # progress and the "stream" timing
             with lock:
-                finished.add(fut.key)
-                if len(finished) == len(ranges):
+                if fut.key in counted or fut.status != "finished":
+                    return
+                counted.add(fut.key)
+                if progress is not None:
+                    progress(frames_of[fut.key])
+                if len(counted) == len(ranges):
                     timings["stream"] = time.perf_counter() - t_stream
 
         for f in chunk_futs:
             f.add_done_callback(_on_done)
         del f
-        total = _collect(client, chunk_futs, frames_of, progress)  # raises a failed chunk
+        # Wait without fetching anything: a LocalCluster's scheduler runs in this process,
+        # and fetching states (tens of MB into fresh memory, page faults: ~0.75 s of system
+        # time per 1 GB scan on these VMs) kept it from starting the median tasks, and
+        # workers from trading the markers the median tasks used to wait for: with 2
+        # workers they started 0.5-0.7 s after the last chunk (task stream).
+        # (as_completed on the futures' own loop: distributed.wait uses the default
+        # client's, which is another one when a Client was created later)
+        for _ in as_completed(chunk_futs, loop=client.loop):
+            pass
+        timings.setdefault("stream", time.perf_counter() - t_stream)
+
+        # -- pass 2: exact median per spatial tile, from the store, submitted the moment
+        # every chunk is stored.  Fetching and merging the states overlaps it.
+        per_task = (DEFAULT_TASK_MEDIAN_MEMORY if memory_limit is None
+                    else max(1, int(memory_limit) // nthreads))
+        tile_of: dict[str, tuple[str, tuple[int, int, int, int]]] = {}
+        med_futs = []
+        failed = any(f.status != "finished" for f in chunk_futs)  # _collect raises it
+        for b in bands if tmp is not None and not failed else ():
+            paths = [os.fspath(_store_path(os.fspath(tmp), b.name, s0)) for s0, _ in ranges]
+            # planned for every frame: skipped frames only make the tiles smaller
+            for j, tile in enumerate(plan_tiles(n, b.shape, dtype.itemsize, per_task,
+                                                min_tiles=2 * nthreads)):
+                f = client.submit(_median_task, paths, b.shape, dtype.str, tile, numba_threads,
+                                  key=f"badpix-median-{token}-{b.name}-{j}")
+                tile_of[f.key] = (b.name, tile)
+                med_futs.append(f)
+        futures.extend(med_futs)
+        # fetch median tiles in the background as they finish, while the merge runs
+        tiles = (as_completed(med_futs, loop=client.loop, with_results=True) if med_futs
+                 else None)
+        total = _collect(client, chunk_futs)  # raises a failed chunk
         del chunk_futs
         timings.setdefault("stream", time.perf_counter() - t_stream)
         t_med = t_stream + timings["stream"]
