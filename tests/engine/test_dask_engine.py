@@ -228,3 +228,30 @@ def test_photo_scan_without_median_creates_no_store(client, tmp_path):
     with_median = scan_stack_dask(open_stack(tmp_path / "p"), client=client, workdir=store,
                                   median=True)
     assert all(br.stats.median is not None for br in with_median.bands.values())
+
+
+def test_states_and_medians_through_ram_files_equal_the_transfer_path(client, int_stack,
+                                                                       local_int, tmp_path):
+    from badpix.engine import dask as engine
+
+    calls = []
+    original = engine._SharedMoments.attach
+
+    def attach(self):
+        calls.append(sorted(self.files.values()))
+        return original(self)
+
+    engine._SharedMoments.attach = attach
+    try:
+        shared = scan_stack_dask(open_stack(int_stack), client=client, frames_per_task=9)
+    finally:
+        engine._SharedMoments.attach = original
+    assert len(calls) == 5 * 2  # 5 chunks x 2 bands, each a handful of mapped files
+    assert all(p.startswith(engine.SHM_DIR) for files in calls for p in files)
+    disk = tmp_path / "store"
+    disk.mkdir()
+    transferred = scan_stack_dask(open_stack(int_stack), client=client, frames_per_task=9,
+                                  workdir=disk)
+    assert_same_results(local_int, shared, exact=True)
+    assert_same_results(local_int, transferred, exact=True)
+    assert not any(disk.iterdir())

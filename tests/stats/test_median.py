@@ -110,3 +110,17 @@ def test_big_endian_and_dtype_mismatch():
     assert np.array_equal(temporal_median(x), np.median(x.astype(np.float64), axis=0))
     with pytest.raises(ParameterError):
         MedianCollector((2, 3), np.uint16, 4).update(x.astype(np.float32))
+
+
+def test_temporal_median_into_a_strided_out():
+    from badpix.errors import ParameterError
+    from badpix.stats.median import temporal_median
+
+    x = np.random.default_rng(1).integers(0, 300, (9, 6, 10)).astype(np.uint16)
+    big = np.full((6, 20), -1.0)
+    got = temporal_median(x, out=big[:, ::2])
+    assert np.shares_memory(got, big)
+    np.testing.assert_array_equal(big[:, ::2], np.median(x, axis=0))
+    assert (big[:, 1::2] == -1).all()
+    with pytest.raises(ParameterError, match="out"):
+        temporal_median(x, out=np.empty((6, 10), np.float32))

@@ -189,3 +189,24 @@ def test_big_endian_input():
     ref = _stats(x.astype(np.uint16), [])
     for key in ref:
         assert np.array_equal(got[key], ref[key]), key
+
+
+def test_alloc_hook_and_array_hand_over():
+    from badpix.stats.moments import MomentAccumulator
+
+    made = []
+
+    def alloc(shape, dtype, fill):
+        made.append((np.dtype(dtype).name, fill))
+        return np.full(shape, fill, dtype)
+
+    rng = np.random.default_rng(4)
+    for dtype in (np.uint8, np.int16, np.uint32, np.float32):
+        made.clear()
+        x = (rng.normal(100, 9, (7, 5, 6))).astype(dtype)
+        acc = MomentAccumulator((5, 6), dtype, alloc=alloc).update(x[:3]).update(x[3:])
+        assert {id(a) for a in acc.arrays().values()} and len(made) == len(acc.arrays())
+        ref = MomentAccumulator((5, 6), dtype).update(x[:3]).update(x[3:]).finalize()
+        handed = acc.with_arrays({}).with_arrays({k: v.copy() for k, v in acc.arrays().items()})
+        for key, value in handed.finalize().items():
+            np.testing.assert_array_equal(value, ref[key], err_msg=f"{dtype} {key}")

@@ -59,13 +59,15 @@ from . import _kernels as K
 from ._alloc import empty_huge
 
 
-def temporal_median(frames: np.ndarray) -> np.ndarray:
+def temporal_median(frames: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Per-pixel median over the first axis, NaN ignored, as float64 ``(h, w)``.
 
     Parameters
     ----------
     frames
         ``(n, h, w)`` array of any real dtype and strides.
+    out
+        Optional float64 ``(h, w)`` array (any strides) to write the result into.
 
     Examples
     --------
@@ -77,7 +79,10 @@ def temporal_median(frames: np.ndarray) -> np.ndarray:
     if frames.ndim != 3:
         raise ParameterError(f"frames must be (n, h, w), got shape {frames.shape}")
     n, h, w = frames.shape
-    out = np.empty((h, w), np.float64)
+    if out is None:
+        out = np.empty((h, w), np.float64)
+    elif out.shape != (h, w) or out.dtype != np.float64:
+        raise ParameterError(f"out must be float64 {(h, w)}, got {out.dtype} {out.shape}")
     if n == 0 or h == 0 or w == 0:
         out.fill(np.nan)
         return out

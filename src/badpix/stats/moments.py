@@ -110,7 +110,11 @@ class MomentAccumulator:
     ([[2, 0]], [[2.0, nan]], [[1.0, nan]])
     """
 
-    def __init__(self, shape: tuple[int, int], dtype: np.dtype | type | str):
+    #: the per-pixel state arrays (attribute names; which exist depends on the dtype)
+    ARRAYS = ("_count", "_mean", "_m2", "_min", "_max", "_c1", "_c2", "_s1", "_s2lo", "_s2hi")
+
+    def __init__(self, shape: tuple[int, int], dtype: np.dtype | type | str,
+                 alloc: Callable[[tuple[int, int], np.dtype, float], np.ndarray] | None = None):
         h, w = (int(s) for s in shape)
         if h <= 0 or w <= 0:
             raise ParameterError(f"band shape must be positive, got {tuple(shape)}")
@@ -118,26 +122,35 @@ class MomentAccumulator:
         self.dtype = np.dtype(dtype).newbyteorder("=")  # numba needs native byte order
         self.kind = _kind(self.dtype)
         self.n_frames = 0
+        self._alloc = alloc
         self._chunks = K.pixel_chunks(h, w)
         if self.kind == "float":
-            self._count = np.zeros(self.shape, np.int64)
-            self._mean = np.zeros(self.shape, np.float64)
-            self._m2 = np.zeros(self.shape, np.float64)
-            self._min = np.full(self.shape, np.inf)
-            self._max = np.full(self.shape, -np.inf)
+            self._count = self._new(np.int64, 0)
+            self._mean = self._new(np.float64, 0)
+            self._m2 = self._new(np.float64, 0)
+            self._min = self._new(np.float64, np.inf)
+            self._max = self._new(np.float64, -np.inf)
         else:
             info = np.iinfo(self.dtype)
             self._s1 = self._s2lo = self._s2hi = None
             if self.kind == "wide":
                 self._alloc_totals()
-            self._min = np.full(self.shape, info.max, self.dtype)
-            self._max = np.full(self.shape, info.min, self.dtype)
+            self._min = self._new(self.dtype, info.max)
+            self._max = self._new(self.dtype, info.min)
             if self.kind == "narrow":
                 # compact sums, flushed into the exact totals before they can overflow
                 t1, t2, self._flush_every = _compact_types(self.dtype)
-                self._c1 = np.zeros(self.shape, t1)
-                self._c2 = np.zeros(self.shape, t2)
+                self._c1 = self._new(t1, 0)
+                self._c2 = self._new(t2, 0)
                 self._pending = 0
+
+    def _new(self, dtype: type | np.dtype, fill: float) -> np.ndarray:
+        """A state array filled with ``fill``, from ``alloc`` when one was given."""
+        if self._alloc is not None:
+            return self._alloc(self.shape, np.dtype(dtype), fill)
+        if fill == 0:
+            return np.zeros(self.shape, dtype)
+        return np.full(self.shape, fill, dtype)
 
     # ------------------------------------------------------------------ accumulate
     def update(self, frames: np.ndarray) -> MomentAccumulator:
@@ -181,9 +194,9 @@ class MomentAccumulator:
     def _alloc_totals(self) -> None:
         """The exact totals; for 8/16-bit data only once needed (saves fresh memory)."""
         if self._s1 is None:
-            self._s1 = np.zeros(self.shape, np.int64)
-            self._s2lo = np.zeros(self.shape, np.uint64)
-            self._s2hi = np.zeros(self.shape, np.uint64)
+            self._s1 = self._new(np.int64, 0)
+            self._s2lo = self._new(np.uint64, 0)
+            self._s2hi = self._new(np.uint64, 0)
 
     def _flush(self) -> None:
         """Move the compact 8/16-bit sums into the exact int64 / 128-bit totals."""
@@ -256,16 +269,34 @@ class MomentAccumulator:
         """
         if getattr(self, "_s1", None) is not None:
             self._flush()  # nothing pending: a subset's own flush never touches shared sums
-        sub = object.__new__(MomentAccumulator)
-        sub.__dict__.update(self.__dict__)
-        for name in ("_count", "_mean", "_m2", "_min", "_max", "_c1", "_c2",
-                     "_s1", "_s2lo", "_s2hi"):
-            arr = getattr(self, name, None)
-            if arr is not None:
-                setattr(sub, name, index(arr))
+        sub = self.with_arrays({k: index(v) for k, v in self.arrays().items()})
         sub.shape = tuple(int(s) for s in sub._min.shape)
         sub._chunks = K.pixel_chunks(*sub.shape)
         return sub
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The per-pixel state arrays by attribute name (no copies).
+
+        With :meth:`with_arrays` they hand an accumulator over without pickling its
+        arrays: the Dask engine keeps them in files that the client maps.
+        """
+        return {k: v for k in self.ARRAYS if (v := getattr(self, k, None)) is not None}
+
+    def with_arrays(self, arrays: dict[str, np.ndarray]) -> MomentAccumulator:
+        """A copy of this accumulator (frame count, dtype, ...) holding ``arrays`` as its state.
+
+        >>> import numpy as np
+        >>> a = MomentAccumulator((1, 2), np.uint8).update(np.array([[[1, 2]]], np.uint8))
+        >>> empty = a.with_arrays({})
+        >>> empty.with_arrays(a.arrays()).finalize()["mean"].tolist()
+        [[1.0, 2.0]]
+        """
+        acc = object.__new__(MomentAccumulator)
+        acc.__dict__.update({k: (None if k in self.ARRAYS else v)
+                             for k, v in self.__dict__.items()})
+        acc._alloc = None
+        acc.__dict__.update(arrays)
+        return acc
 
     # ------------------------------------------------------------------ results
     def finalize(self) -> dict[str, np.ndarray]:
