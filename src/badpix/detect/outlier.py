@@ -33,7 +33,8 @@ def local_median(img: np.ndarray, size: int) -> np.ndarray:
 def deviation_from_local_median(img: np.ndarray, size: int) -> np.ndarray:
     """``img - local_median(img, size)`` (float64)."""
     img = np.asarray(img, dtype=np.float64)
-    return img - local_median(img, size)
+    med = local_median(img, size)  # a new array: subtract into it (no second band-size array)
+    return np.subtract(img, med, out=med)
 
 
 def robust_scale(dev: np.ndarray, floor: float) -> tuple[float, float]:
