@@ -22,6 +22,8 @@ Examples:
 
   badpix scan 'photos/*.jpg' -o scan/ --top 10
 
+  badpix scan 'photos/*.jpg' -o scan/ --median    (+ temporal median, OUTLIER)
+
   badpix scan run.rtdc:events/image -o scan/
 
   badpix scan 'scan_m1_part0000*.nxs' --dataset entry/instrument/detector/data -o scan/ --counting
