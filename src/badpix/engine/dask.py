@@ -24,7 +24,9 @@ What is sent where
   fetches every chunk state once (concurrently, in the background) and
   merges it into its running total (no merge tasks: those moved each state to another
   worker, copied it and moved the result again); a fetched chunk is released at once.
-  The client receives ``(tile_rows, band_width)`` float64 medians and assembles them.
+  The client receives ``(tile_rows, band_width)`` float64 medians and assembles them
+  -- or, with the store in ``/dev/shm``, maps one band-size file the tasks wrote their
+  tiles into, and likewise the chunk states (:class:`_SharedMoments`): no copies.
 * workers keep their read and tile buffers between tasks (:func:`_scratch`): on
   small VMs first-touch page faults of fresh memory cost as much as the median.
 * the rules (:func:`badpix.detect.classify`) run on the client on whole bands,

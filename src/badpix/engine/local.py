@@ -105,7 +105,9 @@ def tiles_frame(stack: Stack) -> bool:
 
     Then the per-pixel moments run once over whole contiguous frames and each
     band's moments are a view of that state (:meth:`MomentAccumulator.subset`):
-    the same integers, half the time of stride-3 RGB views.
+    the same integers, half the time of stride-3 RGB views.  (Only the pixel count
+    is checked: correctness does not depend on it, as every band is a view of the
+    whole frame's state; efficiency does.)
     """
     total = int(np.prod(stack.frame_shape))
     return len(stack.bands) > 1 and sum(int(np.prod(b.shape)) for b in stack.bands) == total
