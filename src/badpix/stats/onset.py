@@ -134,10 +134,11 @@ def _onset_outputs(bits: np.ndarray, n_frames: int, persistence: float, min_fram
         raise ValueError(f"onset: {n_frames} frames is more than the int32 counters hold")
     if min_frames is None:
         min_frames = max(3, math.ceil(n_frames / 10))
-    rank = np.empty((h, w), np.int64)
+    # int32 frame indices (n_frames < 2**31 above): band-size arrays are fresh memory
+    rank = np.empty((h, w), np.int32)
     frac = np.empty((h, w), np.float64)
     shape = (h, w) if order is not None else (0, 0)
-    frame = np.empty(shape, np.int64)
+    frame = np.empty(shape, np.int32)
     otime = np.empty(shape, np.float64)
     order = np.zeros(0, np.int64) if order is None else np.ascontiguousarray(order, np.int64)
     times = np.zeros(0, np.float64) if times is None else np.ascontiguousarray(times, np.float64)
