@@ -154,3 +154,21 @@ def test_tiled_median_matches_numpy(tmp_path, budget):
     got = tiled_median(st, slots, budget)
     st.close()
     np.testing.assert_array_equal(got, np.median(x[slots], axis=0))
+
+
+def test_photo_scan_without_median_can_be_refinalized_with_it(tmp_path):
+    from .test_local_engine import rgb_photos
+
+    frames = rgb_photos(tmp_path / "p", n=8)
+    local = scan_stack(open_stack(tmp_path / "p"), extra_accumulators=[])
+    out = tmp_path / "scan"
+    plain = scan_checkpointed(open_stack(tmp_path / "p"), out=out, checkpoint_every=3)
+    assert all(br.stats.median is None for br in plain.bands.values())
+    for name in local.bands:
+        np.testing.assert_array_equal(plain.bands[name].flags, local.bands[name].flags)
+    # the frames were stored anyway: the finished scan is re-finalized with the median
+    again = scan_checkpointed(open_stack(tmp_path / "p"), out=out, resume=True, median=True)
+    for name, br in again.bands.items():
+        np.testing.assert_array_equal(br.stats.median,
+                                      np.median(frames[..., "RGB".index(name)], axis=0))
+        assert "outlier" in br.scores
