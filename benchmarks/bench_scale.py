@@ -13,6 +13,7 @@ Prints, in one run:
    frame store on disk) vs ``np.median`` on a stack that fits: ratio and equality.
 
 Run: ``.venv/bin/python benchmarks/bench_scale.py [--size-gb 4] [--scale-gb 1] [--repeats 3]``
+(``0`` skips a part: ``--size-gb 0``, ``--scale-gb 0``, ``--median-frames 0``)
 (``BENCH_VERBOSE=1`` prints every timed run of [2] with the engine's phase timings).
 Frames are written to ``--dir`` (default a temporary folder, removed at the end);
 they are read back from the page cache (24 GiB RAM), i.e. a warm read.
@@ -183,24 +184,25 @@ def main() -> None:
 
 
         n_scale = int(args.scale_gb * 1e9 // frame_bytes)
-        write_frames(root / "scale", n_scale, 2)
-        load0 = os.getloadavg()[0]
-        rates, rounds = bench_scaling(root / "scale", args.repeats)
-        load1 = os.getloadavg()[0]
-        print(f"\n[2] frames/s, {n_scale} x {H}x{W} uint16 ({n_scale * frame_bytes / 1e9:.2f} GB), "
-              f"median of {args.repeats} interleaved runs, full scan incl. median and rules "
-              f"(results checked bit-identical); load average {load0:.2f} before, "
-              f"{load1:.2f} after:")
-        one = rates["dask, 1 worker(s) x 1 thread"]
-        print(f"    {'':34s} {'whole scan':>22s}   {'without rules (engine)':>24s}")
-        for k, (v, e) in rates.items():
-            print(f"    {k:34s} {v:7.2f} fr/s ({v / one[0]:.2f}x)   {e:9.2f} fr/s ({e / one[1]:.2f}x)")
-        whole = sorted(r for r, _ in rounds)
-        engine = sorted(r for _, r in rounds)
-        print(f"    2 workers / 1 worker per round: whole scan median {statistics.median(whole):.2f}x "
-              f"({whole[0]:.2f}-{whole[-1]:.2f}), without rules {statistics.median(engine):.2f}x "
-              f"({engine[0]:.2f}-{engine[-1]:.2f})")
-        shutil.rmtree(root / "scale")
+        if n_scale:  # --scale-gb 0 skips the cluster scaling
+            write_frames(root / "scale", n_scale, 2)
+            load0 = os.getloadavg()[0]
+            rates, rounds = bench_scaling(root / "scale", args.repeats)
+            load1 = os.getloadavg()[0]
+            print(f"\n[2] frames/s, {n_scale} x {H}x{W} uint16 ({n_scale * frame_bytes / 1e9:.2f} GB), "
+                  f"median of {args.repeats} interleaved runs, full scan incl. median and rules "
+                  f"(results checked bit-identical); load average {load0:.2f} before, "
+                  f"{load1:.2f} after:")
+            one = rates["dask, 1 worker(s) x 1 thread"]
+            print(f"    {'':34s} {'whole scan':>22s}   {'without rules (engine)':>24s}")
+            for k, (v, e) in rates.items():
+                print(f"    {k:34s} {v:7.2f} fr/s ({v / one[0]:.2f}x)   {e:9.2f} fr/s ({e / one[1]:.2f}x)")
+            whole = sorted(r for r, _ in rounds)
+            engine = sorted(r for _, r in rounds)
+            print(f"    2 workers / 1 worker per round: whole scan median {statistics.median(whole):.2f}x "
+                  f"({whole[0]:.2f}-{whole[-1]:.2f}), without rules {statistics.median(engine):.2f}x "
+                  f"({engine[0]:.2f}-{engine[-1]:.2f})")
+            shutil.rmtree(root / "scale")
 
         if args.median_frames:  # --median-frames 0 skips the median comparison
             med = bench_median(args.median_frames, args.median_size)
