@@ -252,8 +252,9 @@ def _band_section(scan: ScanDir, name: str, params: dict[str, Any], defects: lis
                      "<code>outlier_k</code> times the band's mean distance.</figcaption>"
                      "</figure>")
     else:
-        hists.append('<p class="muted">No temporal median in the statistics: the OUTLIER '
-                     "deviation cannot be recomputed.</p>")
+        hists.append('<p class="muted">No temporal median in the statistics (photo scans '
+                     "leave it out unless run with <code>--median</code>): OUTLIER did not "
+                     "run.</p>")
     if params["counting"]:
         hists.append('<p class="note">Photon-counting mode: HOT/DEAD/NOISY use Poisson tests, '
                      "not these thresholds.</p>")
