@@ -135,3 +135,19 @@ def test_bands_classified_in_threads_equal_one_after_the_other(tmp_path):
         np.testing.assert_array_equal(one[name].flags, two[name].flags)
         for key, score in one[name].scores.items():
             np.testing.assert_array_equal(score, two[name].scores[key], err_msg=key)
+
+
+def test_whole_frame_moments_with_a_block_of_only_bad_frames(tmp_path):
+    frames = rgb_photos(tmp_path / "p", n=6)
+    for name in ("IMG_002.png", "IMG_003.png"):  # the whole second block of two
+        path = tmp_path / "p" / name
+        path.write_bytes(path.read_bytes()[:200])  # header intact, pixels cut: fails to decode
+    stack = open_stack(tmp_path / "p", skip_bad=True)
+    assert stack.n_frames == 6  # the headers pass: the frames fail while the scan reads
+    result = scan_stack(stack, block_frames=2)
+    assert len(stack.skipped) == 2 and result.input.n_frames == 4
+    good = frames[[0, 1, 4, 5]]
+    for name, br in result.bands.items():
+        c = "RGB".index(name)
+        np.testing.assert_array_equal(br.stats.max, good[..., c].max(axis=0))
+        np.testing.assert_array_equal(br.stats.mean, per_band_reference(good, stack)[name]["mean"])

@@ -260,9 +260,8 @@ def scan_stack(
                                        / max(1, band_bytes)) for b in stack.bands}
     with_median = collect_median(stack, median)
     # moments over whole frames when the bands tile them; each band is a view at the end
-    frame_moments = MomentAccumulator(
-        (stack.frame_shape[0], int(np.prod(stack.frame_shape[1:]))), stack.dtype
-    ) if tiles_frame(stack) else None
+    flat_shape = (stack.frame_shape[0], int(np.prod(stack.frame_shape[1:])))
+    frame_moments = MomentAccumulator(flat_shape, stack.dtype) if tiles_frame(stack) else None
     accs = {
         b.name: BandAccumulators(b.shape, stack.dtype, n,
                                  None if per_band_memory is None else per_band_memory[b.name],
@@ -276,7 +275,7 @@ def scan_stack(
         t_read = time.perf_counter()
         for start, block in stack.iter_blocks(block_frames):
             if frame_moments is not None:
-                frame_moments.update(block.reshape(len(block), stack.frame_shape[0], -1))
+                frame_moments.update(block.reshape(len(block), *flat_shape))
             for b in stack.bands:
                 accs[b.name].update(b.view(block), start)
             if progress is not None:
