@@ -54,7 +54,7 @@ from ..layout import Band, Layout
 from ..stack import Stack
 from ..stats.base import Accumulator, AccumulatorFactory
 from ..stats.moments import MomentAccumulator
-from .local import choose_block_frames, classify_bands, collect_median
+from .local import classify_bands, collect_median, stack_block_frames
 from .result import ScanResult
 
 __all__ = [
@@ -495,7 +495,7 @@ def scan_checkpointed(
             checkpoint_every = m["checkpoint_every"]
     else:
         state.reset()
-        block = block_frames or choose_block_frames(stack.frame_nbytes, stack.n_frames)
+        block = block_frames or stack_block_frames(stack)
         every = int(checkpoint_every or 256)
         if every < 1:
             raise ParameterError("--checkpoint-every must be at least 1")

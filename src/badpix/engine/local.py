@@ -36,9 +36,27 @@ ProgressCallback = Callable[[int], None]
 TARGET_BLOCK_BYTES = 64 * 2**20
 
 
-def choose_block_frames(frame_nbytes: int, n_frames: int) -> int:
-    """Frames per block: about 64 MiB, between 1 and 32 frames."""
-    return int(max(1, min(32, n_frames, TARGET_BLOCK_BYTES // max(1, frame_nbytes))))
+def choose_block_frames(frame_nbytes: int, n_frames: int, min_frames: int = 1) -> int:
+    """Frames per block: about 64 MiB, between ``min_frames`` and 32 frames (and at most all).
+
+    >>> choose_block_frames(8 * 2**20, 100), choose_block_frames(30 * 2**20, 100, 4)
+    (8, 4)
+    """
+    frames = min(32, TARGET_BLOCK_BYTES // max(1, frame_nbytes))
+    return int(max(1, min(n_frames, max(frames, min_frames))))
+
+
+def stack_block_frames(stack: Stack) -> int:
+    """:func:`choose_block_frames` for ``stack``: two frames per decode thread at least.
+
+    Photos are decoded one file per thread, a block at a time, while the
+    statistics run on the previous block.  With 10 MP JPEGs (30 MB) the 64 MiB
+    rule gave blocks of 2 frames; the streaming pass of 64 frames took 2.41 s
+    (median of 4) against 1.71 s with 4 frames and 1.70 s with 8.
+    """
+    per_file = len(stack.reader.paths) == stack.n_frames and stack.decode_threads > 1
+    return choose_block_frames(stack.frame_nbytes, stack.n_frames,
+                               2 * stack.decode_threads if per_file else 1)
 
 
 #: reader formats of photo series: persistence and onset are on by default there
@@ -227,7 +245,8 @@ def scan_stack(
         quarter of the available memory); beyond it the median spills to a tile
         store in ``workdir``.
     block_frames
-        Frames per block (default: about 64 MiB per block).
+        Frames per block (default: about 64 MiB per block, at least two per decode
+        thread; :func:`stack_block_frames`).
     progress
         Called with the number of frames done after every block.
     extra_accumulators
@@ -252,7 +271,7 @@ def scan_stack(
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     n = stack.n_frames
-    block_frames = block_frames or choose_block_frames(stack.frame_nbytes, n)
+    block_frames = block_frames or stack_block_frames(stack)
     band_bytes = sum(int(np.prod(b.shape)) for b in stack.bands) * stack.dtype.itemsize
     per_band_memory = None
     if memory_limit is not None:
