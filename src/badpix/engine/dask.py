@@ -387,6 +387,27 @@ def chunk_ranges(n_frames: int, frames_per_task: int, nthreads: int = 1
     return [(i * n_frames // k, (i + 1) * n_frames // k) for i in range(k)]
 
 
+def _wait_finished(client: Any, futures: list[Any]) -> bool:
+    """Wait until every future has finished or failed, without fetching; True if one failed.
+
+    A future that finished on a worker that was lost afterwards goes back to pending
+    and is computed again, so one pass of ``as_completed`` is not enough: the
+    median tasks must not start before every chunk's store file is there (a test
+    kills a worker mid-scan).  ``as_completed`` runs on the futures' own loop:
+    ``distributed.wait`` uses the default client's, another one when a Client was
+    created later.
+    """
+    from distributed import as_completed
+
+    while True:
+        for _ in as_completed(futures, loop=client.loop):
+            pass
+        states = {f.status for f in futures}
+        if states <= {"finished", "error", "cancelled"}:
+            return states != {"finished"}
+        time.sleep(0.05)  # some were lost after finishing: wait for their re-run
+
+
 def _collect(client: Any, chunk_futs: list[Any]) -> dict[str, Any]:
     """Fetch and merge every chunk state; raises the error of a failed chunk.
 
@@ -546,10 +567,7 @@ def scan_stack_dask(
         # time per 1 GB scan on these VMs) kept it from starting the median tasks, and
         # workers from trading the markers the median tasks used to wait for: with 2
         # workers they started 0.5-0.7 s after the last chunk (task stream).
-        # (as_completed on the futures' own loop: distributed.wait uses the default
-        # client's, which is another one when a Client was created later)
-        for _ in as_completed(chunk_futs, loop=client.loop):
-            pass
+        failed = _wait_finished(client, chunk_futs)  # _collect raises the error
         timings.setdefault("stream", time.perf_counter() - t_stream)
 
         # -- pass 2: exact median per spatial tile, from the store, submitted the moment
@@ -558,7 +576,6 @@ def scan_stack_dask(
                     else max(1, int(memory_limit) // nthreads))
         tile_of: dict[str, tuple[str, tuple[int, int, int, int]]] = {}
         med_futs = []
-        failed = any(f.status != "finished" for f in chunk_futs)  # _collect raises it
         median_files: dict[str, str] = {}
         if share and not failed:  # median tiles go straight into a band-size file in RAM
             for b in bands:
