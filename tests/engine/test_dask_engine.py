@@ -256,29 +256,3 @@ def test_states_and_medians_through_ram_files_equal_the_transfer_path(client, in
     assert_same_results(local_int, transferred, exact=True)
     assert not any(disk.iterdir())
 
-
-def _square(x: int) -> int:
-    return x * x
-
-
-def test_wait_finished_after_results_were_lost(client):
-    # The race it guards against -- a chunk lost after as_completed yielded it, seen by
-    # test_lost_worker_mid_scan_still_identical failing once -- depends on timing; this
-    # checks the contract: lost results are recomputed before it returns, none failed.
-    import time
-
-    from badpix.engine.dask import _wait_finished
-
-    futs = [client.submit(_square, i, pure=False) for i in range(6)]
-    assert _wait_finished(client, futs) is False
-    holder = next(iter(client.who_has(futs[0])[futs[0].key]))
-    pid = client.run(os.getpid, workers=[holder])[holder]
-    os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 60
-    while all(f.status == "finished" for f in futs):  # until the client hears of the loss
-        assert time.monotonic() < deadline, "the lost results were never reported"
-        time.sleep(0.02)
-    assert _wait_finished(client, futs) is False
-    assert all(f.status == "finished" for f in futs)
-    assert client.gather(futs) == [i * i for i in range(6)]
-    client.wait_for_workers(2, timeout=60)  # the nanny restarts it for the other tests
