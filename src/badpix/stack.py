@@ -71,6 +71,11 @@ class Stack:
     def frame_nbytes(self) -> int:
         return int(np.prod(self.frame_shape)) * self.dtype.itemsize
 
+    @property
+    def decodes_per_file(self) -> bool:
+        """One file per frame, decoded in parallel threads (photos, ``.npy`` folders)."""
+        return len(self.reader.paths) == self.n_frames and self.decode_threads > 1
+
     def describe(self) -> str:
         return self.reader.describe()
 
@@ -110,7 +115,7 @@ class Stack:
 
     def _read_into(self, pool: ThreadPoolExecutor, s: int, e: int, buf: np.ndarray) -> np.ndarray:
         n = e - s
-        per_file = len(self.reader.paths) == self.n_frames and self.decode_threads > 1 and n > 1
+        per_file = self.decodes_per_file and n > 1
         if not per_file and not self.skip_bad:
             return self.reader.read_frames(s, e, buf)
 

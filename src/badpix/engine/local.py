@@ -54,9 +54,8 @@ def stack_block_frames(stack: Stack) -> int:
     rule gave blocks of 2 frames; the streaming pass of 64 frames took 2.41 s
     (median of 4) against 1.71 s with 4 frames and 1.70 s with 8.
     """
-    per_file = len(stack.reader.paths) == stack.n_frames and stack.decode_threads > 1
     return choose_block_frames(stack.frame_nbytes, stack.n_frames,
-                               2 * stack.decode_threads if per_file else 1)
+                               2 * stack.decode_threads if stack.decodes_per_file else 1)
 
 
 #: reader formats of photo series: persistence and onset are on by default there
