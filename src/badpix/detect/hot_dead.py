@@ -65,8 +65,9 @@ def hot(stats: BandStats, hot_z: float = 25.0, size: int = 5, scale_floor: float
         use_range: bool = True, z: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Flag pixels far brighter than their neighbourhood, or saturated in every frame.
 
-    Returns ``(mask, z)``; a range-pinned pixel's score is at least ``hot_z``.
-    ``z`` is :func:`mean_z` when the caller already has it (it is shared with DEAD).
+    Returns ``(mask, z)`` (``z`` as float32); a range-pinned pixel's score is at
+    least ``hot_z``.  ``z`` is :func:`mean_z` when the caller already has it (it
+    is shared with DEAD).
     """
     z = mean_z(stats, size, scale_floor) if z is None else z
     return _beyond(stats, z, hot_z, size, use_range, top=True)
@@ -76,22 +77,26 @@ def dead(stats: BandStats, dead_z: float = 25.0, size: int = 5, scale_floor: flo
          use_range: bool = True, z: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Flag pixels far darker than their neighbourhood, or at the floor in every frame.
 
-    Returns ``(mask, -z)`` so that a larger score means "more dead".
+    Returns ``(mask, -z)`` (float32) so that a larger score means "more dead".
     ``z`` is :func:`mean_z` when the caller already has it (it is shared with HOT).
     """
-    z = -(mean_z(stats, size, scale_floor) if z is None else z)
+    z = mean_z(stats, size, scale_floor) if z is None else z
     return _beyond(stats, z, dead_z, size, use_range, top=False)
 
 
-def _beyond(stats: BandStats, score: np.ndarray, threshold: float, size: int, use_range: bool,
+def _beyond(stats: BandStats, z: np.ndarray, threshold: float, size: int, use_range: bool,
             top: bool) -> tuple[np.ndarray, np.ndarray]:
-    """``score > threshold``, or pinned to the range's top/bottom; pinned scores >= threshold."""
+    """HOT (``top``): ``z > threshold``; DEAD: ``-z > threshold``; or pinned to the range.
+
+    The mask is decided on the float64 ``z``; the score (``z`` or ``-z``) is float32,
+    at least ``threshold`` where pinned.
+    """
     with np.errstate(invalid="ignore"):
-        mask = score > threshold
+        mask = z > threshold if top else z < -threshold  # -z > t  <=>  z < -t, exactly
+    score = z.astype(np.float32) if top else np.negative(z, dtype=np.float32)
     if use_range:
         pinned = _range_pinned(stats, size, top=top)
         if pinned.any():
             mask |= pinned
-            score = score.copy()  # the caller's z is shared by HOT and DEAD
             np.fmax(score, threshold, out=score, where=pinned)
     return mask, score

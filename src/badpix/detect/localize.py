@@ -62,14 +62,14 @@ def localize(mask: np.ndarray, score: np.ndarray, gap: int = 1,
     peaks
         bool ``(h, w)``: one pixel per blob (whole blobs above ``max_size``).
     confidence
-        float64 ``(h, w)``: peak / second-best score at the peaks (see module), NaN elsewhere.
+        float32 ``(h, w)``: peak / second-best score at the peaks (see module), NaN elsewhere.
     """
     m = np.asarray(mask) != 0
     score = np.asarray(score)
     if gap < 1:
         raise ParameterError(f"localize: gap must be >= 1, got {gap}")
     peaks = np.zeros(m.shape, bool)
-    conf = np.full(m.shape, np.nan)
+    conf = np.full(m.shape, np.nan, np.float32)
     rr, cc = np.nonzero(m)
     if rr.size == 0:
         return peaks, conf

@@ -26,14 +26,14 @@ def noisy(stats: BandStats, noisy_z: float = 8.0, size: int = 5,
           scale_floor: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Flag pixels whose temporal std stands far above their neighbours'.
 
-    Returns ``(mask, z)`` with ``z`` the robust z-score of the std deviation.
+    Returns ``(mask, z)`` with ``z`` the robust z-score of the std deviation (float32;
+    the mask is decided in float64).
     """
     dev = deviation_from_local_median(stats.std, size)
     floor = default_scale_floor(stats) if scale_floor is None else scale_floor
     centre, scale = robust_scale(dev, floor)
     dev -= centre  # in place: dev is ours
     dev /= scale
-    z = dev
     with np.errstate(invalid="ignore"):
-        mask = z > noisy_z
-    return mask, z
+        mask = dev > noisy_z
+    return mask, dev.astype(np.float32)

@@ -170,7 +170,7 @@ def outlier(stats: BandStats, outlier_k: float = 8.0,
     Returns
     -------
     mask, score
-        ``score = |dev| / nanmean(|dev|)``: flagged when above ``outlier_k``.
+        ``score = |dev| / nanmean(|dev|)`` (float32): flagged when above ``outlier_k``.
     """
     if stats.median is None:
         raise ParameterError(f"band {stats.name}: the OUTLIER rule needs the temporal median "
@@ -178,7 +178,7 @@ def outlier(stats: BandStats, outlier_k: float = 8.0,
     dev = deviation_from_local_median(stats.median, outlier_size)
     absdev = np.abs(dev, out=dev)
     if not np.isfinite(absdev).any():
-        return np.zeros(dev.shape, bool), np.full(dev.shape, np.nan)
+        return np.zeros(dev.shape, bool), np.full(dev.shape, np.nan, np.float32)
     if np.isnan(absdev).any():
         scale = np.nanmean(absdev)
     else:  # what nanmean computes without NaN, minus its copy of the array
@@ -186,9 +186,10 @@ def outlier(stats: BandStats, outlier_k: float = 8.0,
     with np.errstate(invalid="ignore"):
         mask = absdev > outlier_k * scale
     if scale > 0:  # NaN deviations stay NaN by themselves
+        score = np.empty(absdev.shape, np.float32)
         with np.errstate(invalid="ignore", divide="ignore"):
-            score = np.divide(absdev, scale, out=absdev)
+            np.divide(absdev, scale, out=score)  # in float64, rounded into float32
     else:
-        score = np.where(absdev > 0, np.inf, 0.0)
+        score = np.where(absdev > 0, np.float32(np.inf), np.float32(0.0))
         score[np.isnan(absdev)] = np.nan
     return mask, score

@@ -15,7 +15,10 @@ photos and stand out in few frames; that is what separates them from hot
 photosites, which a single-statistic rule on the temporal mean cannot do.
 
 Score: the larger of the two fractions (and the onset-run fraction), in
-[0, 1]; ``score >= persistence`` iff flagged.  Without persistence data in
+[0, 1] (float32, as the accumulators give them); ``score >= persistence`` iff
+flagged (compared in float32: ``float32(k / n) >= float32(persistence)``, which
+decides as float64 did unless ``k / n`` and ``persistence`` differ by less than
+one part in ten million).  Without persistence data in
 ``stats.extra`` the rule flags nothing (score 0): it is only on when the scan
 ran the accumulator.
 
@@ -48,13 +51,13 @@ def persistent(stats: BandStats, persistence: float = 0.9) -> tuple[np.ndarray, 
         raise ParameterError(f"--persistence must be a fraction in (0, 1], got {persistence!r}")
     extra = stats.extra
     if "persistence_hot" not in extra:
-        return np.zeros(stats.shape, bool), np.zeros(stats.shape)
+        return np.zeros(stats.shape, bool), np.zeros(stats.shape, np.float32)
     # in place: band-size temporaries are fresh memory, slow on small VMs
-    score = np.fmax(np.asarray(extra["persistence_hot"], np.float64),
-                    np.asarray(extra.get("persistence_dead", 0.0), np.float64))
+    score = np.fmax(np.asarray(extra["persistence_hot"], np.float32),
+                    np.asarray(extra.get("persistence_dead", 0.0), np.float32))
     if "onset_frame" in extra and "onset_fraction" in extra:
-        np.fmax(score, np.asarray(extra["onset_fraction"], np.float64), out=score,
+        np.fmax(score, np.asarray(extra["onset_fraction"], np.float32), out=score,
                 where=np.asarray(extra["onset_frame"]) >= 0)
     with np.errstate(invalid="ignore"):
-        mask = score >= persistence
+        mask = score >= np.float32(persistence)
     return mask, score

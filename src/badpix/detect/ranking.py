@@ -42,5 +42,6 @@ def most_extreme(scores: dict[str, np.ndarray] | np.ndarray, n: int,
     ``scores`` is the dict returned by :func:`badpix.detect.classify` (its
     ``key`` entry is used) or a score image.
     """
-    arr = scores[key] if isinstance(scores, dict) else scores
-    return _top(np.asarray(arr, dtype=np.float64), n, largest=True)
+    arr = np.asarray(scores[key] if isinstance(scores, dict) else scores)
+    # float32 scores as they are: a float64 copy of a band is fresh memory for a table of n
+    return _top(arr if arr.dtype.kind == "f" else arr.astype(np.float64), n, largest=True)

@@ -28,12 +28,13 @@ def stuck(stats: BandStats, stuck_std: float = 1.0) -> tuple[np.ndarray, np.ndar
     mask
         ``std < stuck_std``; NaN std (no valid frame) is never flagged.
     score
-        ``stuck_std / std`` (> 1 when flagged, ``MAX_SCORE`` for a constant pixel).
+        float32 ``stuck_std / std`` (> 1 when flagged, ``MAX_SCORE`` for a constant pixel).
     """
     std = stats.std
     with np.errstate(invalid="ignore"):
         mask = std < stuck_std
-    score = np.full(std.shape, MAX_SCORE)
+    score = np.full(std.shape, MAX_SCORE, np.float32)
+    # divided in float64, rounded into the float32 output; NaN std fails the test -> NaN below
     np.divide(stuck_std, std, out=score, where=std > stuck_std / MAX_SCORE)
     score[np.isnan(std)] = np.nan
     return mask, score

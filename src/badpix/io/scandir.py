@@ -99,7 +99,7 @@ def write_scan_dir(result, out: str | os.PathLike, *, mask_format: str = "tif",
                 h5_masks[f"mask_{name}"] = br.flags
             s = br.stats
             median = s.median if s.median is not None else np.full(s.shape, np.nan)
-            stack = np.stack([s.mean, s.std, s.min, s.max, median]).astype(np.float64)
+            stack = np.stack([s.mean, s.std, s.min, s.max, median], dtype=np.float64)
             # float64 statistics of noisy data barely compress (~10 % with deflate) but
             # deflate made writing and reading them 10-20x slower: store them plainly
             write_geotiff(d / f"stats_{name}.tif", stack, georef=bgeo, tags=btags,

@@ -13,8 +13,9 @@ class BandStats:
 
     ``count`` is the number of non-NaN values per pixel; ``mean``, ``var``,
     ``std`` (population, as ``np.std``) and ``median`` (numpy's definition,
-    NaN ignored) are float64; ``min``/``max`` are float64 too (exact for every
-    integer dtype up to 2**53).  ``value_range`` is the dtype's range for
+    NaN ignored) are float64; ``min``/``max`` are in the data's dtype for integer
+    data (exact; from a scan, read-only views of the accumulator's state) and
+    float64 for float data.  ``value_range`` is the dtype's range for
     integer data (e.g. ``(0, 255)``) and the observed range for floats.
     ``extra`` holds per-pixel counts from optional accumulators (e.g.
     ``"persistence"``: frames in which the pixel stood out).

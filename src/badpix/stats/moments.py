@@ -300,9 +300,11 @@ class MomentAccumulator:
 
     # ------------------------------------------------------------------ results
     def finalize(self) -> dict[str, np.ndarray]:
-        """``count`` (int64), ``mean``, ``var`` (population), ``std``, ``min``, ``max`` (float64).
+        """``count`` (int64), ``mean``, ``var`` (population), ``std`` (float64), ``min``, ``max``.
 
-        For integer data ``count`` is a read-only broadcast of the frame count.
+        For integer data ``count`` is a read-only broadcast of the frame count and
+        ``min``/``max`` are read-only views of the state in the data's dtype (float64
+        for float data and for an accumulator that has seen no frame).
 
         Pixels without a value (all NaN, or no frames) get NaN statistics and count 0.
         """
@@ -329,8 +331,10 @@ class MomentAccumulator:
                 else:
                     self._flush()
                     K.int_finalize(self.n_frames, self._s1, self._s2lo, self._s2hi, mean, var)
-                mn = self._min.astype(np.float64)
-                mx = self._max.astype(np.float64)
+                # the state's own arrays, read-only (exact in the data's dtype): a float64
+                # copy was 16 bytes per pixel of fresh memory, slow on small VMs
+                mn, mx = self._min.view(), self._max.view()
+                mn.flags.writeable = mx.flags.writeable = False
         return {"count": count, "mean": mean, "var": var, "std": np.sqrt(var),
                 "min": mn, "max": mx}
 

@@ -34,7 +34,7 @@ Outputs of ``finalize()``, besides the persistence fractions:
 
 ``onset_frame``     stack frame index (file order) of the onset frame, -1 if none;
 ``onset_rank``      its position in capture-time order, -1 if none;
-``onset_fraction``  fraction of stand-out frames from the onset to the last frame;
+``onset_fraction``  fraction of stand-out frames from the onset to the last frame (float32);
 ``onset_time``      capture time of the onset frame (s, as the reader gives it), NaN if none.
 
 >>> import numpy as np
@@ -136,7 +136,7 @@ def _onset_outputs(bits: np.ndarray, n_frames: int, persistence: float, min_fram
         min_frames = max(3, math.ceil(n_frames / 10))
     # int32 frame indices (n_frames < 2**31 above): band-size arrays are fresh memory
     rank = np.empty((h, w), np.int32)
-    frac = np.empty((h, w), np.float64)
+    frac = np.empty((h, w), np.float32)  # a score: see badpix.detect.persistent
     shape = (h, w) if order is not None else (0, 0)
     frame = np.empty(shape, np.int32)
     otime = np.empty(shape, np.float64)

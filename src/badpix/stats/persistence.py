@@ -49,7 +49,7 @@ float data (frames where the pixel is finite).
 >>> acc = PersistenceAccumulator((8, 8), np.uint16)
 >>> acc.update(frames, 0)
 >>> out = acc.finalize()
->>> float(out["persistence_hot"][4, 4]), float(out["persistence_hot"][2, 2])
+>>> round(float(out["persistence_hot"][4, 4]), 6), round(float(out["persistence_hot"][2, 2]), 6)
 (1.0, 0.1)
 """
 
@@ -522,7 +522,8 @@ def standout_counts(frames: np.ndarray, thresholds: np.ndarray, hot: np.ndarray,
 
 @njit(parallel=True, cache=True)
 def _fractions(hot, dead, frames, hot_out, dead_out):  # pragma: no cover - numba
-    """``count / frames`` (float64) where ``frames > 0``, else 0: one pass, no temporaries."""
+    """``count / frames`` (divided in float64, stored in the outputs' type) where
+    ``frames > 0``, else 0: one pass, no temporaries."""
     h, w = hot.shape
     for r in prange(h):
         for c in range(w):
@@ -538,7 +539,7 @@ class PersistenceAccumulator:
     """Per-pixel count of frames in which the pixel stands out (see the module docstring).
 
     ``finalize()`` returns ``persistence_hot`` / ``persistence_dead`` (fraction
-    of the pixel's valid frames, float64) and ``persistence_frames`` (valid
+    of the pixel's valid frames, float32) and ``persistence_frames`` (valid
     frames per pixel; a broadcast read-only view for integer data).
     """
 
@@ -596,8 +597,10 @@ class PersistenceAccumulator:
 
     def finalize(self) -> dict[str, np.ndarray]:
         frames = self.frames_per_pixel()
-        hot = np.empty(self.shape, np.float64)
-        dead = np.empty(self.shape, np.float64)
+        # float32: they are scores (see badpix.detect.persistent); band-size arrays are
+        # fresh memory, slow on small VMs
+        hot = np.empty(self.shape, np.float32)
+        dead = np.empty(self.shape, np.float32)
         _fractions(self.hot, self.dead, np.broadcast_to(frames, self.shape), hot, dead)
         return {"persistence_hot": hot, "persistence_dead": dead, "persistence_frames": frames}
 
