@@ -44,3 +44,6 @@ def assert_same_results(a, b, exact: bool = True, rtol: float = 1e-12) -> None:
                                            atol=0, err_msg=q)
         if exact:
             np.testing.assert_array_equal(a.bands[name].flags, b.bands[name].flags)
+            assert sorted(a.bands[name].scores) == sorted(b.bands[name].scores)
+            for key, score in a.bands[name].scores.items():
+                np.testing.assert_array_equal(score, b.bands[name].scores[key], err_msg=key)
