@@ -19,6 +19,12 @@ taken inside the run):
   frame count) and the whole scan;
 - the per-frame photo accumulator kernels alone on decoded frames (ms/frame,
   all colour bands): thresholds, persistence, onset;
+- the ceiling: CPU time per frame on one thread (``time.process_time``, numba
+  set to one thread) of decoding (``d``) and of each pipeline's accumulators
+  (``s``).  A scan of ``N`` frames needs at least ``N (d + s)`` CPU seconds, so on
+  ``C`` cores it takes at least ``N (d + s) / C`` and reaches at most
+  ``T_decode C / (N (d + s))`` of decode-only throughput (``T_decode``: the
+  decode-only time measured above), however well decoding and statistics overlap;
 - precision/recall of the persistence rule vs the single-statistic rules on
   the synthetic moving-stars series of ``tests/photo``.
 
@@ -177,6 +183,7 @@ def main() -> None:
         t = median_time(fn, args.repeat)
         print(f"  {name:<32}{1e3 * t / len(block):7.1f} ms/frame")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    cpu_ceiling(stack, block, args.repeat, base, n)
 
     from tests.photo.test_persistence_precision import run
 
@@ -184,6 +191,62 @@ def main() -> None:
     print(f"{'rule':<24}{'precision':>10}{'recall':>8}")
     for name, (prec, rec) in run(Path(tempfile.mkdtemp())).items():
         print(f"{name:<24}{prec:10.3f}{rec:8.3f}")
+
+
+def cpu_ceiling(stack, block: np.ndarray, repeat: int, decode_time: float, frames: int) -> None:
+    """Print one-thread CPU per frame of decoding and of the accumulators, and the bound."""
+    import numba
+
+    from badpix.stats.moments import MomentAccumulator
+    from badpix.stats.onset import OnsetAccumulator
+    from badpix.stats.persistence import PersistenceAccumulator
+
+    def cpu_per_frame(fn, frames: int) -> float:
+        fn()  # warm: compiled kernels loaded, buffers touched
+        runs = []
+        for _ in range(repeat):
+            t0 = time.process_time()
+            fn()
+            runs.append(time.process_time() - t0)
+        return statistics.median(runs) / frames
+
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        n = len(block)
+        buf = np.empty_like(block[0])
+
+        def decode() -> None:
+            for i in range(n):
+                stack.reader.read_frame(i, buf)
+
+        flat = block.reshape(n, block.shape[1], -1)
+        moments = MomentAccumulator(flat.shape[1:], block.dtype)
+        views = [b.view(block) for b in stack.bands]
+        pers = [PersistenceAccumulator(v.shape[1:], block.dtype) for v in views]
+        onset = [OnsetAccumulator(v.shape[1:], block.dtype, n) for v in views]
+
+        def onset_update() -> None:  # the same frames each call: the same work
+            for acc, v in zip(onset, views, strict=True):
+                acc.update(v, 0)
+
+        d = cpu_per_frame(decode, n)
+        m = cpu_per_frame(lambda: moments.update(flat), n)
+        p = cpu_per_frame(lambda: [a.update(v) for a, v in zip(pers, views, strict=True)], n)
+        o = cpu_per_frame(onset_update, n)
+    finally:
+        numba.set_num_threads(threads)
+    cores = os.cpu_count() or 1
+    budget = decode_time * cores / frames  # CPU s per frame the decode-only time allows
+    print(f"\nceiling: CPU per frame on one thread: decode {1e3 * d:.1f} ms, moments "
+          f"{1e3 * m:.1f} ms, persistence {1e3 * p:.1f} ms, onset {1e3 * o:.1f} ms; "
+          f"decode-only kept {d * frames / decode_time:.2f} of {cores} cores busy")
+    print(f"  to reach 85 % of decode-only the statistics may cost at most "
+          f"{1e3 * (budget / 0.85 - d):.1f} ms of CPU per frame")
+    for name, stats_cpu in (("scan (standard rules)", m), ("scan + persistence", m + p),
+                            ("scan + onset (photo default)", m + o)):
+        print(f"  {name:<30} stats {1e3 * stats_cpu:5.1f} ms/frame: at most "
+              f"{min(1.0, budget / (d + stats_cpu)):.0%} of decode-only")
 
 
 if __name__ == "__main__":
