@@ -137,6 +137,33 @@ def test_bands_classified_in_threads_equal_one_after_the_other(tmp_path):
             np.testing.assert_array_equal(score, two[name].scores[key], err_msg=key)
 
 
+def test_streaming_state_is_released_before_the_rules_allocate(tmp_path, monkeypatch):
+    import gc
+    import weakref
+
+    from badpix.engine import local
+
+    rgb_photos(tmp_path / "p", n=7)
+    alive = []
+    original_subset = MomentAccumulator.subset
+    original_rules = local.classify_band
+
+    def subset(self, index):  # the frame state the bands' moments are views of
+        alive.append(weakref.ref(self._c1.base if self._c1.base is not None else self._c1))
+        return original_subset(self, index)
+
+    def classify_band(stack, band, stats, median, extras, params):
+        gc.collect()
+        assert all(ref() is None for ref in alive), "sums still held while the rules run"
+        return original_rules(stack, band, stats, median, extras, params)
+
+    monkeypatch.setattr(MomentAccumulator, "subset", subset)
+    monkeypatch.setattr(local, "classify_band", classify_band)
+    result = scan_stack(open_stack(tmp_path / "p"))  # photo default: onset, whole-frame moments
+    assert alive and set(result.bands) == {"R", "G", "B"}
+    assert "persistent" in result.bands["R"].scores
+
+
 def test_whole_frame_moments_with_a_block_of_only_bad_frames(tmp_path):
     frames = rgb_photos(tmp_path / "p", n=6)
     for name in ("IMG_002.png", "IMG_003.png"):  # the whole second block of two

@@ -154,6 +154,13 @@ class BandAccumulators:
         if self.median is not None:
             self.median.close()
 
+    def release(self) -> None:
+        """Drop the streaming state once finalized: the rules reuse its memory."""
+        self.moments = None
+        self.extras = []
+        self.close()
+        self.median = None
+
 
 def finalize_band(name: str, n_frames: int, dtype: np.dtype, moments: dict,
                   median: np.ndarray | None) -> BandStats:
@@ -173,13 +180,25 @@ def finalize_band(name: str, n_frames: int, dtype: np.dtype, moments: dict,
     return stats
 
 
-def classify_band(stack: Stack, band: Band, moments: MomentAccumulator,
-                  median: np.ndarray | None, extras: list[Accumulator],
-                  params: RuleParams) -> BandResult:
-    """Finalize one band's accumulators and run the rules: the last step of every engine."""
+def band_stats(stack: Stack, band: Band, moments: MomentAccumulator, median: np.ndarray | None,
+               extras: list[Accumulator]) -> BandStats:
+    """Finalize one band's accumulators into its :class:`BandStats`."""
     stats = finalize_band(band.name, moments.n_frames, stack.dtype, moments.finalize(), median)
     for acc in extras:
         stats.extra.update(acc.finalize())
+    return stats
+
+
+def classify_band(stack: Stack, band: Band, moments: MomentAccumulator | BandStats,
+                  median: np.ndarray | None, extras: list[Accumulator],
+                  params: RuleParams) -> BandResult:
+    """Finalize one band's accumulators and run the rules: the last step of every engine.
+
+    ``moments`` may be the band's :class:`BandStats` already (:func:`band_stats`);
+    ``median`` and ``extras`` are then unused.
+    """
+    stats = (moments if isinstance(moments, BandStats)
+             else band_stats(stack, band, moments, median, extras))
     flags, scores = classify(stats, params)
     flags = localize_lossy(stack, flags, scores)
     return BandResult(band, stats, flags, scores)
@@ -196,28 +215,43 @@ def _threadsafe_numba() -> bool:
 
 
 def classify_bands(stack: Stack, inputs: dict[str, tuple], params: RuleParams,
-                   threads: int | None = None) -> dict[str, BandResult]:
-    """:func:`classify_band` for every band, ``inputs[name] = (moments, median, extras)``.
+                   threads: int | None = None,
+                   release: Callable[[], None] | None = None) -> dict[str, BandResult]:
+    """:func:`classify_band` for every band, ``inputs[name] = (moments, median, extras)``
+    (or ``(stats, None, [])`` with the band's finalized :class:`BandStats`).
 
     Bands are independent, so up to ``threads`` (default: 2 when the machine has
-    them) are classified at once: the rules' numpy steps are single-threaded, and
-    on small VMs their fresh band-size arrays cost page faults that two threads
-    take in parallel.  Three 10 MP photo bands: 12.3 s one after the other, 9.2-9.6 s
-    in two threads (same results).
+    them) are finalized and classified at once: the rules' numpy steps are
+    single-threaded, and on small VMs their fresh band-size arrays cost page faults
+    that two threads take in parallel.  Three 10 MP photo bands: 12.3 s one after the
+    other, 9.2-9.6 s in two threads (same results).
+
+    ``release``: called once every band is finalized, before the rules run, after
+    ``inputs`` has been emptied: the caller drops its accumulators there, and the
+    rules' results reuse their memory instead of fresh pages.
     """
     by_name = {b.name: b for b in stack.bands}
 
-    def one(name: str) -> BandResult:
+    def finalize(name: str) -> BandStats:
         moments, median, extras = inputs[name]
-        return classify_band(stack, by_name[name], moments, median, extras, params)
+        if isinstance(moments, BandStats):
+            return moments
+        return band_stats(stack, by_name[name], moments, median, extras)
+
+    def rules(item: tuple[str, BandStats]) -> BandResult:
+        name, stats = item
+        return classify_band(stack, by_name[name], stats, None, [], params)
 
     if threads is None:
         threads = min(2, os.cpu_count() or 1) if _threadsafe_numba() else 1
     threads = max(1, min(threads, len(inputs)))
-    if threads == 1:
-        return {name: one(name) for name in inputs}
     with ThreadPoolExecutor(threads, thread_name_prefix="badpix-rules") as pool:
-        return dict(zip(inputs, pool.map(one, inputs), strict=True))
+        mapper = map if threads == 1 else pool.map
+        stats = dict(zip(inputs, mapper(finalize, inputs), strict=True))
+        if release is not None:
+            inputs.clear()
+            release()
+        return dict(zip(stats, mapper(rules, stats.items()), strict=True))
 
 
 def scan_stack(
@@ -308,8 +342,18 @@ def scan_stack(
                    for name, a in accs.items()}
         timings["median"] = time.perf_counter() - t_med
         t_rules = time.perf_counter()
-        bands = classify_bands(stack, {name: (a.moments, medians[name], a.extras)
-                                       for name, a in accs.items()}, params)
+        frame_moments = None  # the bands' moments are views of its arrays now
+
+        def release() -> None:
+            # once finalized, the streaming state (sums, persistence counters, onset bits:
+            # 26 bytes per pixel of a 64-photo series, more with more photos) goes before
+            # the rules allocate their results, which then reuse its pages: fresh pages
+            # are slow on small VMs (see the README)
+            for a in accs.values():
+                a.release()
+
+        inputs = {name: (a.moments, medians.pop(name), a.extras) for name, a in accs.items()}
+        bands = classify_bands(stack, inputs, params, release=release)
         timings["rules"] = time.perf_counter() - t_rules
     finally:
         for a in accs.values():
