@@ -28,6 +28,14 @@ taken inside the run):
 - precision/recall of the persistence rule vs the single-statistic rules on
   the synthetic moving-stars series of ``tests/photo``.
 
+With ``--processes K`` every pipeline also runs ``K`` times in a fresh child process
+each, as ``badpix scan`` runs (medians; times measured inside the child, without the
+interpreter's start; peak RSS: ``VmHWM``), decode-only, the standard scan and
+the photo default in turn, with ``--idle`` seconds of quiet before each child.  Within
+one process a scan reuses the pages the previous scan freed a moment before; a
+process of its own gets fresh pages, which are slow on these VMs (see the README),
+so only this table shows what a result's memory costs a user.
+
 Choosing ``--frames``: the streaming ratio does not depend on it, but the
 whole-scan ratio does, because median finalisation, onset change points and
 the rules are a fixed cost per scan: with 16 frames they weigh like a few
@@ -87,7 +95,14 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="8 frames of 1024x1536, 1 repeat")
     ap.add_argument("--keep", type=Path, help="folder to keep the JPEGs in")
+    ap.add_argument("--processes", type=int, default=0,
+                    help="also run each pipeline this many times in fresh processes")
+    ap.add_argument("--idle", type=float, default=0.0,
+                    help="seconds of quiet before each fresh process (with --processes)")
+    ap.add_argument("--child", nargs=2, metavar=("PIPELINE", "FOLDER"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        return _child(*args.child)
     if args.quick:
         args.frames, args.size, args.repeat = 8, "1024x1536", 1
     shape = tuple(int(v) for v in args.size.lower().split("x"))
@@ -185,12 +200,67 @@ def main() -> None:
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     cpu_ceiling(stack, block, args.repeat, base, n)
 
+    if args.processes:
+        fresh_processes(folder, n, args.processes, args.idle)
+
     from tests.photo.test_persistence_precision import run
 
     print("\nmoving stars series (30 frames 160x160, 25 hot pixels, 30 stars/frame):")
     print(f"{'rule':<24}{'precision':>10}{'recall':>8}")
     for name, (prec, rec) in run(Path(tempfile.mkdtemp())).items():
         print(f"{name:<24}{prec:10.3f}{rec:8.3f}")
+
+
+PIPELINES = {"decode": "decode only", "std": "scan (standard rules)",
+             "onset": "scan + onset (photo default)"}
+
+
+def _child(pipeline: str, folder: str) -> None:
+    """One pipeline, once, in this process; prints its times and peak RSS as JSON."""
+    import json
+
+    from badpix import open_stack
+    from badpix.engine.local import scan_stack
+
+    stack = open_stack(folder)
+    t0 = time.perf_counter()
+    if pipeline == "decode":
+        for _ in stack.iter_blocks(8):
+            pass
+        total = stream = time.perf_counter() - t0
+    else:
+        result = scan_stack(stack, extra_accumulators=[] if pipeline == "std" else None)
+        total, stream = result.timings["total"], result.timings["stream"]
+    # VmHWM: this process image's peak (getrusage's maxrss keeps the parent's across exec)
+    status = Path("/proc/self/status").read_text().split("VmHWM:")[1].split()
+    print(json.dumps({"total": total, "stream": stream, "peak": int(status[0]) * 1024}))
+
+
+def fresh_processes(folder: Path, n: int, repeat: int, idle: float) -> None:
+    """Each pipeline in fresh child processes, in turn; print medians and ratios."""
+    import json
+    import subprocess
+
+    runs: dict[str, list[dict]] = {k: [] for k in PIPELINES}
+    for _ in range(repeat):
+        for kind in PIPELINES:
+            time.sleep(idle)
+            out = subprocess.run([sys.executable, __file__, "--child", kind, str(folder)],
+                                 check=True, capture_output=True, text=True).stdout
+            runs[kind].append(json.loads(out.strip().splitlines()[-1]))
+    med = {k: {q: statistics.median(r[q] for r in v) for q in ("total", "stream", "peak")}
+           for k, v in runs.items()}
+    base = med["decode"]["total"]
+    print(f"\none fresh process per run ({repeat} runs each, {idle:g} s idle before each; "
+          f"load average now {os.getloadavg()[0]:.2f}):")
+    print(f"{'pipeline':<30}{'total s':>8}{'of decode':>11}{'stream s':>10}{'of decode':>11}"
+          f"{'peak RSS':>10}")
+    for kind, name in PIPELINES.items():
+        m = med[kind]
+        print(f"{name:<30}{m['total']:8.2f}{base / m['total']:10.0%}{m['stream']:10.2f}"
+              f"{base / m['stream']:10.0%}{m['peak'] / 2**30:8.2f} GiB")
+    print(f"  ({n} frames; totals per run: " + "; ".join(
+        f"{k} " + " ".join(f"{r['total']:.2f}" for r in v) for k, v in runs.items()) + ")")
 
 
 def cpu_ceiling(stack, block: np.ndarray, repeat: int, decode_time: float, frames: int) -> None:
