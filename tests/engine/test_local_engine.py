@@ -152,10 +152,10 @@ def test_streaming_state_is_released_before_the_rules_allocate(tmp_path, monkeyp
         alive.append(weakref.ref(self._c1.base if self._c1.base is not None else self._c1))
         return original_subset(self, index)
 
-    def classify_band(stack, band, stats, median, extras, params):
+    def classify_band(stack, band, stats, params):
         gc.collect()
         assert all(ref() is None for ref in alive), "sums still held while the rules run"
-        return original_rules(stack, band, stats, median, extras, params)
+        return original_rules(stack, band, stats, params)
 
     monkeypatch.setattr(MomentAccumulator, "subset", subset)
     monkeypatch.setattr(local, "classify_band", classify_band)

@@ -189,16 +189,8 @@ def band_stats(stack: Stack, band: Band, moments: MomentAccumulator, median: np.
     return stats
 
 
-def classify_band(stack: Stack, band: Band, moments: MomentAccumulator | BandStats,
-                  median: np.ndarray | None, extras: list[Accumulator],
-                  params: RuleParams) -> BandResult:
-    """Finalize one band's accumulators and run the rules: the last step of every engine.
-
-    ``moments`` may be the band's :class:`BandStats` already (:func:`band_stats`);
-    ``median`` and ``extras`` are then unused.
-    """
-    stats = (moments if isinstance(moments, BandStats)
-             else band_stats(stack, band, moments, median, extras))
+def classify_band(stack: Stack, band: Band, stats: BandStats, params: RuleParams) -> BandResult:
+    """Run the rules on one band's statistics (and JPEG localisation): every engine's last step."""
     flags, scores = classify(stats, params)
     flags = localize_lossy(stack, flags, scores)
     return BandResult(band, stats, flags, scores)
@@ -217,8 +209,8 @@ def _threadsafe_numba() -> bool:
 def classify_bands(stack: Stack, inputs: dict[str, tuple], params: RuleParams,
                    threads: int | None = None,
                    release: Callable[[], None] | None = None) -> dict[str, BandResult]:
-    """:func:`classify_band` for every band, ``inputs[name] = (moments, median, extras)``
-    (or ``(stats, None, [])`` with the band's finalized :class:`BandStats`).
+    """:func:`band_stats` then :func:`classify_band` for every band,
+    ``inputs[name] = (moments, median, extras)``.
 
     Bands are independent, so up to ``threads`` (default: 2 when the machine has
     them) are finalized and classified at once: the rules' numpy steps are
@@ -233,14 +225,11 @@ def classify_bands(stack: Stack, inputs: dict[str, tuple], params: RuleParams,
     by_name = {b.name: b for b in stack.bands}
 
     def finalize(name: str) -> BandStats:
-        moments, median, extras = inputs[name]
-        if isinstance(moments, BandStats):
-            return moments
-        return band_stats(stack, by_name[name], moments, median, extras)
+        return band_stats(stack, by_name[name], *inputs[name])
 
     def rules(item: tuple[str, BandStats]) -> BandResult:
         name, stats = item
-        return classify_band(stack, by_name[name], stats, None, [], params)
+        return classify_band(stack, by_name[name], stats, params)
 
     if threads is None:
         threads = min(2, os.cpu_count() or 1) if _threadsafe_numba() else 1
