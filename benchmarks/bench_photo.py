@@ -198,7 +198,8 @@ def main() -> None:
         t = median_time(fn, args.repeat)
         print(f"  {name:<32}{1e3 * t / len(block):7.1f} ms/frame")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    cpu_ceiling(stack, block, args.repeat, base, n)
+    cpu_ceiling(stack, block, {"persistence": lambda: kernel(pers),
+                               "onset": lambda: kernel(onset)}, args.repeat, base, n)
 
     if args.processes:
         fresh_processes(folder, n, args.processes, args.idle)
@@ -263,13 +264,15 @@ def fresh_processes(folder: Path, n: int, repeat: int, idle: float) -> None:
         f"{k} " + " ".join(f"{r['total']:.2f}" for r in v) for k, v in runs.items()) + ")")
 
 
-def cpu_ceiling(stack, block: np.ndarray, repeat: int, decode_time: float, frames: int) -> None:
-    """Print one-thread CPU per frame of decoding and of the accumulators, and the bound."""
+def cpu_ceiling(stack, block: np.ndarray, updates: dict, repeat: int, decode_time: float,
+                frames: int) -> None:
+    """Print one-thread CPU per frame of decoding and of the accumulators, and the bound.
+
+    ``updates``: the ``"persistence"`` and ``"onset"`` updates of every band on ``block``.
+    """
     import numba
 
     from badpix.stats.moments import MomentAccumulator
-    from badpix.stats.onset import OnsetAccumulator
-    from badpix.stats.persistence import PersistenceAccumulator
 
     def cpu_per_frame(fn, frames: int) -> float:
         fn()  # warm: compiled kernels loaded, buffers touched
@@ -292,18 +295,10 @@ def cpu_ceiling(stack, block: np.ndarray, repeat: int, decode_time: float, frame
 
         flat = block.reshape(n, block.shape[1], -1)
         moments = MomentAccumulator(flat.shape[1:], block.dtype)
-        views = [b.view(block) for b in stack.bands]
-        pers = [PersistenceAccumulator(v.shape[1:], block.dtype) for v in views]
-        onset = [OnsetAccumulator(v.shape[1:], block.dtype, n) for v in views]
-
-        def onset_update() -> None:  # the same frames each call: the same work
-            for acc, v in zip(onset, views, strict=True):
-                acc.update(v, 0)
-
         d = cpu_per_frame(decode, n)
         m = cpu_per_frame(lambda: moments.update(flat), n)
-        p = cpu_per_frame(lambda: [a.update(v) for a, v in zip(pers, views, strict=True)], n)
-        o = cpu_per_frame(onset_update, n)
+        p = cpu_per_frame(updates["persistence"], n)
+        o = cpu_per_frame(updates["onset"], n)
     finally:
         numba.set_num_threads(threads)
     cores = os.cpu_count() or 1
