@@ -174,6 +174,26 @@ class Reader(ABC):
             self.read_frame(start + k, out[k])
         return out
 
+    #: True when :meth:`read_rows` reads only the rows asked for (not whole frames): the
+    #: Dask engine then gives each task a strip of rows over all frames (no frame store)
+    reads_rows: ClassVar[bool] = False
+
+    def read_rows(self, start: int, stop: int, rows: tuple[int, int], out: np.ndarray
+                  ) -> np.ndarray:
+        """Rows ``rows = (r0, r1)`` of frames ``[start, stop)`` into ``out``.
+
+        ``out`` has shape ``(stop - start, r1 - r0, cols, channels)``.  This default
+        decodes whole frames one at a time and keeps the rows (right for every format,
+        no faster than :meth:`read_frames`); readers of formats that can seek to rows
+        override it and set :attr:`reads_rows`.
+        """
+        r0, r1 = rows
+        frame = np.empty(self.frame_shape, self.dtype)
+        for k in range(stop - start):
+            self.read_frame(start + k, frame)
+            out[k] = frame[r0:r1]
+        return out
+
     def read_all(self) -> np.ndarray:
         """The whole stack as one array ``(n, rows, cols, channels)``; checks memory first."""
         return self.read_frames(0, self.n_frames)

@@ -210,6 +210,7 @@ class Hdf5Reader(Reader):
         counts: list[int] = []
         first: tuple[tuple[int, ...], np.dtype, Path] | None = None
         chosen = dataset.strip("/") if dataset else None
+        raw_rows = True
         for p in paths:
             try:
                 try:
@@ -223,6 +224,10 @@ class Hdf5Reader(Reader):
                     chosen = name  # later parts must hold the same dataset
                     shape = tuple(int(s) for s in ds.shape)
                     dtype = ds.dtype
+                    # without filters HDF5 reads a row range alone; a compressed chunk is
+                    # decoded whole, once per row range: then whole frames are cheaper
+                    unfiltered = ds.id.get_create_plist().get_nfilters() == 0
+                    raw_rows = raw_rows and unfiltered and not ds.is_virtual
                 if dtype.kind not in "uif":
                     raise DecodeError(p, f"dataset {name} has unsupported type {dtype}")
                 if len(shape) not in (3, 4):
@@ -258,6 +263,7 @@ class Hdf5Reader(Reader):
         self.dtype = first[1]
         self.channel_names = default_channel_names(self.frame_shape[2])
         self.georef = None
+        self.reads_rows = raw_rows
         self._files: dict[int, Any] = {}
         self._dsets: dict[int, Any] = {}
         self._guard = threading.Lock()
@@ -331,17 +337,41 @@ class Hdf5Reader(Reader):
             pos += b - a
         return out
 
-    def _read_part(self, part: int, a: int, b: int, dst: np.ndarray) -> None:
+    def read_rows(self, start: int, stop: int, rows: tuple[int, int], out: np.ndarray
+                  ) -> np.ndarray:
+        """Rows ``(r0, r1)`` of frames ``[start, stop)`` as one hyperslab per part file.
+
+        :attr:`reads_rows` is True when no part is compressed or filtered (HDF5 then
+        reads only those rows); the result is right either way.
+        """
+        pos = 0
+        first = int(np.searchsorted(self._offsets, start, side="right")) - 1
+        for part in range(max(first, 0), len(self._counts)):
+            lo, hi = int(self._offsets[part]), int(self._offsets[part + 1])
+            if lo >= stop:
+                break
+            a, b = max(start, lo) - lo, min(stop, hi) - lo
+            if b <= a:
+                continue
+            self._read_part(part, a, b, out[pos:pos + (b - a)], rows)
+            pos += b - a
+        return out
+
+    def _read_part(self, part: int, a: int, b: int, dst: np.ndarray,
+                   rows: tuple[int, int] | None = None) -> None:
         ds = self._dataset(part)
         path = self.paths[part]
+        r0, r1 = rows if rows is not None else (0, ds.shape[1])
         try:
             if dst.flags.c_contiguous and dst.dtype == self.dtype:
                 # HDF5 decodes (and converts byte order) directly into the buffer
-                ds.read_direct(dst.reshape((b - a, *ds.shape[1:])), source_sel=np.s_[a:b])
+                ds.read_direct(dst.reshape((b - a, r1 - r0, *ds.shape[2:])),
+                               source_sel=np.s_[a:b, r0:r1])
             else:
-                dst[...] = ds[a:b].reshape(dst.shape)
+                dst[...] = ds[a:b, r0:r1].reshape(dst.shape)
         except (OSError, ValueError, TypeError, RuntimeError) as exc:
-            raise DecodeError(path, f"cannot read {self.dataset}[{a}:{b}] ({exc})") from None
+            where = f"{a}:{b}" if rows is None else f"{a}:{b}, {r0}:{r1}"
+            raise DecodeError(path, f"cannot read {self.dataset}[{where}] ({exc})") from None
 
     def frame_label(self, index: int) -> str:
         part = int(np.searchsorted(self._offsets, index, side="right")) - 1

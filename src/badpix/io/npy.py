@@ -122,6 +122,32 @@ class NpyFramesReader(Reader):
         except (OSError, ValueError) as exc:
             raise DecodeError(path, f"cannot read ({exc})") from None
 
+    reads_rows = True
+
+    def read_rows(self, start: int, stop: int, rows: tuple[int, int], out: np.ndarray
+                  ) -> np.ndarray:
+        """Rows ``(r0, r1)`` of frames ``[start, stop)``: one read of those rows per file."""
+        r0, r1 = rows
+        row_bytes = int(np.prod(self.frame_shape[1:])) * self.dtype.itemsize
+        for k in range(stop - start):
+            fortran, offset, dtype = self._headers[start + k]
+            path = self.paths[start + k]
+            dst = out[k]
+            try:
+                if fortran or dtype != self.dtype or not dst.flags.c_contiguous:
+                    arr = np.load(path, allow_pickle=False, mmap_mode="r")
+                    dst[...] = arr.reshape(self.frame_shape)[r0:r1]
+                    continue
+                with open(path, "rb") as f:
+                    f.seek(offset + r0 * row_bytes)
+                    got = f.readinto(memoryview(dst.reshape(-1)).cast("B"))
+            except (OSError, ValueError) as exc:
+                raise DecodeError(path, f"cannot read ({exc})") from None
+            if got != dst.nbytes:
+                raise DecodeError(path, f"file is truncated (rows {r0}-{r1} of "
+                                        f"{self.frame_shape[0]} not all there)")
+        return out
+
 
 @register_reader
 class NpyStackReader(Reader):
@@ -170,6 +196,15 @@ class NpyStackReader(Reader):
             check_allocation(src.nbytes, "frame block", self.paths[0])
             return np.array(src)
         out[...] = src
+        return out
+
+    reads_rows = True
+
+    def read_rows(self, start: int, stop: int, rows: tuple[int, int], out: np.ndarray
+                  ) -> np.ndarray:
+        """Rows ``(r0, r1)`` of frames ``[start, stop)``, from the memory map."""
+        r0, r1 = rows
+        out[...] = self._map()[start:stop].reshape((stop - start, *self.frame_shape))[:, r0:r1]
         return out
 
     def close(self) -> None:
