@@ -256,3 +256,137 @@ def test_states_and_medians_through_ram_files_equal_the_transfer_path(client, in
     assert_same_results(local_int, transferred, exact=True)
     assert not any(disk.iterdir())
 
+
+
+# ----------------------------------------------------------------------------- strip tasks
+
+@pytest.fixture(scope="module")
+def tall_stack(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tall") / "frames"
+    write_stack(d, 23, shape=(150, 20, 1), dtype=np.uint16, seed=5)
+    return d
+
+
+def _task_kinds(task_stream) -> dict[str, int]:
+    """How many tasks of each badpix kind (``strip``, ``chunk``, ``median``) ran."""
+    kinds: dict[str, int] = {}
+    for d in task_stream.data:
+        key = str(d["key"])
+        if key.startswith("badpix-"):
+            kinds[key.split("-")[1]] = kinds.get(key.split("-")[1], 0) + 1
+    return kinds
+
+
+def test_strip_plan_needs_row_reads_no_skipping_and_room(int_stack, tall_stack, tmp_path):
+    from PIL import Image
+
+    from badpix.engine.dask import STRIP_MIN_ROWS, plan_strips
+
+    plan = plan_strips(open_stack(tall_stack), 2**30, 2)
+    assert plan == {"ch0": [(0, 37), (37, 75), (75, 112), (112, 150)]}  # 4 per thread pair
+    assert plan_strips(open_stack(int_stack), 2**30, 2) == {"ch0": [(0, 40)], "ch1": [(0, 40)]}
+    assert plan_strips(open_stack(tall_stack, skip_bad=True), 2**30, 2) is None
+    # a budget below STRIP_MIN_ROWS rows of every frame: frame chunks instead
+    row = 23 * 20 * 2 + 6 * 8 * 20
+    assert plan_strips(open_stack(tall_stack), STRIP_MIN_ROWS * row, 1) is not None
+    assert plan_strips(open_stack(tall_stack), STRIP_MIN_ROWS * row - 1, 1) is None
+    (tmp_path / "png").mkdir()
+    for i in range(3):  # PNG decodes whole frames: no row reads
+        Image.fromarray(np.full((40, 8), i, np.uint8)).save(tmp_path / "png" / f"f_{i}.png")
+    assert plan_strips(open_stack(tmp_path / "png"), 2**30, 2) is None
+
+
+def test_strip_tasks_bit_identical_to_local(client, tall_stack):
+    local = scan_stack(open_stack(tall_stack))
+    with distributed.get_task_stream(client=client) as ts:
+        got = scan_stack_dask(open_stack(tall_stack), client=client)
+    assert _task_kinds(ts) == {"reader": 1, "strip": 4}  # no chunk, no store, no median task
+    assert_same_results(local, got, exact=True)
+    frames = np.stack([np.load(p) for p in sorted(tall_stack.glob("*.npy"))])
+    np.testing.assert_array_equal(got.bands["ch0"].stats.median, np.median(frames[..., 0], axis=0))
+
+
+def test_strip_tasks_transfer_path_and_progress(client, tall_stack, tmp_path):
+    local = scan_stack(open_stack(tall_stack))
+    done = []
+    disk = tmp_path / "work"
+    disk.mkdir()  # not in RAM: the strips travel back to the client as arrays
+    got = scan_stack_dask(open_stack(tall_stack), client=client, workdir=disk,
+                          progress=done.append)
+    assert_same_results(local, got, exact=True)
+    assert sum(done) == 23 and len(done) >= 2
+    assert not any(disk.iterdir())
+
+
+def test_strip_tasks_float_with_nans_and_hdf5(client, tmp_path):
+    import h5py
+
+    d = tmp_path / "f"
+    frames = write_stack(d, 19, shape=(100, 12, 1), dtype=np.float32, seed=6,
+                         nan_fraction=0.05)
+    local = scan_stack(open_stack(d))
+    with distributed.get_task_stream(client=client) as ts:
+        got = scan_stack_dask(open_stack(d), client=client)
+    assert _task_kinds(ts)["strip"] == 3
+    assert_same_results(local, got, exact=False, rtol=1e-12)
+    np.testing.assert_array_equal(got.bands["ch0"].stats.median,
+                                  np.nanmedian(frames[..., 0].astype(np.float64), axis=0))
+    ints = np.nan_to_num(frames[..., 0]).round().astype(np.int16)
+    for name, kw, kind in (("plain.h5", {}, "strip"),
+                           ("gzip.h5", {"chunks": (1, 100, 12), "compression": "gzip"},
+                            "chunk")):  # compressed chunks decode whole: frame chunks
+        with h5py.File(tmp_path / name, "w") as f:
+            f.create_dataset("events/image", data=ints, **kw)
+        local = scan_stack(open_stack(tmp_path / name))
+        with distributed.get_task_stream(client=client) as ts:
+            got = scan_stack_dask(open_stack(tmp_path / name), client=client)
+        assert kind in _task_kinds(ts)
+        assert_same_results(local, got, exact=True)
+
+
+def test_strip_tasks_on_layout_bands_with_steps(client, tall_stack):
+    from badpix.layout import Band, Layout
+
+    layout = Layout((Band("top", 0, (0, 70), (3, 17)), Band("odd", 0, (1, 150), (0, 20), 2, 2)),
+                    "test")
+    local = run_scan(tall_stack, layout=layout)
+    with distributed.get_task_stream(client=client) as ts:
+        got = run_scan(tall_stack, layout=layout, client=client)
+    assert _task_kinds(ts)["strip"] == 4  # two strips per band
+    assert_same_results(local, got, exact=True)
+
+
+def test_strip_tasks_survive_a_lost_worker(client, tmp_path):
+    d = tmp_path / "long"
+    write_stack(d, 23, shape=(640, 16, 1), seed=7)
+    local = scan_stack(open_stack(d))
+    row = 23 * 16 * 2 + 6 * 8 * 16
+    pids = client.run(os.getpid)
+    victim = sorted(pids.values())[0]
+    killed = []
+
+    def progress(_n: int) -> None:
+        if not killed:  # after the first finished strip, while the others run
+            os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
+
+    with distributed.get_task_stream(client=client) as ts:
+        got = scan_stack_dask(open_stack(d), client=client, memory_limit=2 * 32 * row,
+                              progress=progress)
+    assert killed
+    assert _task_kinds(ts)["strip"] >= 20  # 20 strips of 32 rows, and the lost ones again
+    assert_same_results(local, got, exact=True)
+    client.wait_for_workers(2, timeout=60)
+    assert victim not in client.run(os.getpid).values()
+
+
+def test_strips_forced_on_an_input_that_cannot(client, tall_stack):
+    from badpix.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="strip tasks"):
+        scan_stack_dask(open_stack(tall_stack, skip_bad=True), client=client, strips=True)
+    local = scan_stack(open_stack(tall_stack))
+    with distributed.get_task_stream(client=client) as ts:
+        got = scan_stack_dask(open_stack(tall_stack), client=client, strips=False)
+    assert "strip" not in _task_kinds(ts) and "chunk" in _task_kinds(ts)
+    assert_same_results(local, got, exact=True)

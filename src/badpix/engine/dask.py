@@ -1,7 +1,22 @@
 """The Dask engine: the local engine's accumulators, run on a ``dask.distributed`` cluster.
 
-What is sent where
+Two kinds of tasks
 ------------------
+* **Strip tasks** (:func:`plan_strips`; ``.npy`` frames and stacks, unfiltered HDF5):
+  when the reader can read a range of rows alone, each task reads *its band rows of
+  every frame* (at least :data:`STRIP_MIN_ROWS` rows, within the per-task memory) and
+  computes the moments and the exact median of those pixels itself.  Nothing is
+  stored and nothing is merged; each file's bytes are read once, in one read per
+  strip.  The client gets the strips' statistics (through band-size files in
+  ``/dev/shm`` for a cluster on this machine, else as arrays) and runs the rules.
+  Measured on 1 GB of 2048x2048 uint16 frames: 1.3-1.4x faster than frame chunks
+  on 1 and 2 workers (README).
+* **Frame chunks** (every other input, ``skip_bad``, extra accumulators such as the
+  photo series' persistence, ``frames_per_task``, or ``strips=False``): described
+  below.
+
+What is sent where (frame chunks)
+---------------------------------
 * client -> scheduler: one small task per range of frames (:func:`chunk_ranges`:
   by default a multiple of the thread count of equal chunks, so no worker is left
   with a straggler) holding the picklable :class:`~badpix.io.base.Reader` (file paths
@@ -338,6 +353,95 @@ def _median_task(paths: list[str], shape: tuple[int, int], dtype: str,
             st.close()
 
 
+#: a strip task covers at least this many band rows (or the whole band): thinner strips
+#: would open every file many times for small reads, and the frame-chunk path with its
+#: store reads each file once
+STRIP_MIN_ROWS = 32
+#: band-size outputs of a strip task (float data also has ``count``)
+_STRIP_OUTPUTS = ("mean", "var", "std", "min", "max", "median")
+
+
+def plan_strips(stack: Stack, budget: int, nthreads: int) -> dict[str, list[tuple[int, int]]] | None:
+    """Row strips ``(r0, r1)`` of every band for strip tasks, or None (frame chunks instead).
+
+    A strip task reads its band rows of *every* frame and computes the moments and
+    the exact median of those pixels at once: nothing is stored, nothing is merged.
+    It needs a reader that reads rows alone (:attr:`~badpix.io.base.Reader.reads_rows`),
+    strips of at least :data:`STRIP_MIN_ROWS` rows within ``budget`` bytes of frames,
+    and no skipped frames (``skip_bad`` could drop a frame in one strip only).
+    There are at least ``4 * nthreads`` strips when the band is tall enough (load balance).
+
+    >>> from badpix import open_stack                  # doctest: +SKIP
+    >>> plan_strips(open_stack("frames/"), 256 * 2**20, 2)   # doctest: +SKIP
+    {'ch0': [(0, 256), (256, 512), ...]}
+    """
+    if stack.skip_bad or not getattr(stack.reader, "reads_rows", False):
+        return None
+    n = stack.n_frames
+    _, width, channels = stack.reader.frame_shape
+    itemsize = np.dtype(stack.dtype).itemsize
+    plans = {}
+    for b in stack.bands:
+        h, w = b.shape
+        # a band row spans row_step frame rows of every channel in the read buffer;
+        # the outputs of the strip (6 arrays of 8 bytes at most) are held too
+        per_row = n * b.row_step * width * channels * itemsize + 8 * len(_STRIP_OUTPUTS) * w
+        max_rows = budget // per_row
+        if max_rows < min(h, STRIP_MIN_ROWS):
+            return None
+        k = max(-(-h // max_rows), min(4 * max(1, nthreads), max(1, h // STRIP_MIN_ROWS)))
+        plans[b.name] = [(i * h // k, (i + 1) * h // k) for i in range(k)]
+    return plans
+
+
+def _strip_task(reader: Reader, band: Band, strip: tuple[int, int], numba_threads: int,
+                out_files: dict[str, str] | None) -> dict[str, Any]:
+    """Moments and exact median of band rows ``strip`` over every frame, read on the worker.
+
+    With ``out_files`` (band-size ``.npy`` files in RAM, see :class:`_SharedMoments`)
+    the results are written into their rows there and only the frame count returned;
+    else the strip's arrays are returned.  Pure: a re-run after a lost worker writes
+    the same bytes.
+    """
+    import dataclasses
+
+    from ..stats.median import temporal_median
+
+    _set_numba_threads(numba_threads)
+    reader = copy.copy(reader)  # own handles
+    r0, r1 = strip
+    f0 = band.rows[0] + r0 * band.row_step
+    f1 = band.rows[0] + (r1 - 1) * band.row_step + 1
+    n = reader.n_frames
+    dtype = np.dtype(reader.dtype)
+    local = dataclasses.replace(band, rows=(0, f1 - f0))  # the band's rows in the buffer
+    outs: dict[str, np.ndarray] = {}
+    if out_files is not None:
+        outs = {k: np.load(p, mmap_mode="r+")[r0:r1].view(np.ndarray)
+                for k, p in out_files.items()}
+    try:
+        with _scratch((n, f1 - f0, *reader.frame_shape[1:]), dtype) as buf:
+            reader.read_rows(0, n, (f0, f1), buf)
+            view = local.view(buf)
+            moments = MomentAccumulator(view.shape[1:], dtype).update(view)
+            median = temporal_median(view, out=outs.get("median"))
+        fin = moments.finalize()
+    finally:
+        reader.close()
+    fin["median"] = median
+    if out_files is None:
+        return {"n_frames": moments.n_frames, **{k: np.array(fin[k]) for k in _strip_keys(dtype)}}
+    for k, arr in outs.items():
+        if k != "median":
+            arr[...] = fin[k]
+    return {"n_frames": moments.n_frames}
+
+
+def _strip_keys(dtype: np.dtype) -> tuple[str, ...]:
+    """The arrays a strip task delivers: float data also has per-pixel counts."""
+    return _STRIP_OUTPUTS + (("count",) if np.dtype(dtype).kind == "f" else ())
+
+
 # ----------------------------------------------------------------------------- client side
 
 #: bytes of accumulator state per band pixel (uint16: sums 8 + 16, min/max 4; float: 40)
@@ -437,6 +541,99 @@ def _collect(client: Any, chunk_futs: list[Any]) -> dict[str, Any]:
     return total
 
 
+def _strip_dtypes(dtype: np.dtype) -> dict[str, np.dtype]:
+    """dtype of each strip output (as :meth:`MomentAccumulator.finalize` returns them)."""
+    exact = np.dtype(dtype) if np.dtype(dtype).kind in "iub" else np.dtype(np.float64)
+    return {k: exact if k in ("min", "max") else np.dtype(np.int64) if k == "count"
+            else np.dtype(np.float64) for k in _strip_keys(dtype)}
+
+
+def _scan_strips(stack: Stack, params: RuleParams, client: Any,
+                 plans: dict[str, list[tuple[int, int]]], numba_threads: int,
+                 progress: Callable[[int], None] | None, share_dir: str | None,
+                 timings: dict[str, float]) -> dict[str, Any]:
+    """Strip tasks (:func:`_strip_task`) for every band, then the rules on the client.
+
+    With ``share_dir`` (``/dev/shm`` for a cluster on this machine) the tasks write
+    into band-size files there that the client maps; else they return their rows.
+    """
+    from distributed import as_completed
+
+    from .local import classify_stats, finalize_band
+
+    token = uuid.uuid4().hex[:12]
+    dtype = np.dtype(stack.dtype)
+    bands = tuple(stack.bands)
+    kinds = _strip_dtypes(dtype)
+    tmp = None
+    files: dict[str, dict[str, str]] = {}
+    futures: list[Any] = []
+    t_strips = time.perf_counter()
+    try:
+        if share_dir is not None:
+            tmp = Path(tempfile.mkdtemp(prefix=f"badpix-dask-{token}-", dir=share_dir))
+            for b in bands:
+                files[b.name] = {}
+                for k, dt in kinds.items():
+                    path = os.fspath(tmp / f"{b.name}-{k}.npy")
+                    np.lib.format.open_memmap(path, mode="w+", dtype=dt, shape=b.shape)
+                    files[b.name][k] = path
+            blind = [addr for addr, ok in client.run(os.path.isdir, os.fspath(tmp)).items()
+                     if not ok]
+            if blind:
+                raise OutputError(f"{tmp}: not visible on worker(s) {', '.join(blind)}; pass "
+                                  "a workdir on storage shared by the client and all workers")
+        reader_f = client.submit(_identity, stack.reader, key=f"badpix-reader-{token}")
+        futures.append(reader_f)
+        client.replicate([reader_f])  # see scan_stack_dask: one copy pins tasks to one worker
+        of: dict[str, tuple[Band, tuple[int, int]]] = {}
+        for b in bands:
+            for j, strip in enumerate(plans[b.name]):
+                f = client.submit(_strip_task, reader_f, b, strip, numba_threads,
+                                  files.get(b.name), key=f"badpix-strip-{token}-{b.name}-{j}")
+                of[f.key] = (b, strip)
+                futures.append(f)
+        arrays = {b.name: {k: np.empty(b.shape, dt) for k, dt in kinds.items()}
+                  for b in bands} if tmp is None else {}
+        n_frames: dict[str, int] = {}
+        # progress in frames: a strip is its share of all bands' pixels of every frame
+        total_px = sum(int(np.prod(b.shape)) for b in bands)
+        done_px = reported = 0
+        for fut, res in as_completed(futures[1:], loop=client.loop, with_results=True,
+                                     raise_errors=True):
+            b, (r0, r1) = of[fut.key]
+            fut.release()
+            n_frames[b.name] = res.pop("n_frames")
+            for k, value in res.items():
+                arrays[b.name][k][r0:r1] = value
+            done_px += (r1 - r0) * b.shape[1]
+            now = stack.n_frames * done_px // total_px
+            if progress is not None and now > reported:
+                progress(now - reported)
+            reported = now
+        timings["stream"] = time.perf_counter() - t_strips
+        if tmp is not None:  # copy-on-write: the rules may write
+            arrays = {name: {k: np.load(p, mmap_mode="c").view(np.ndarray)
+                             for k, p in paths.items()} for name, paths in files.items()}
+        t_rules = time.perf_counter()
+        stats = {}
+        for b in bands:
+            a = arrays[b.name]
+            n = n_frames[b.name]
+            moments = {"count": a["count"] if "count" in a
+                       else np.broadcast_to(np.int64(n), b.shape), **a}
+            stats[b.name] = finalize_band(b.name, n, dtype, moments, a.pop("median"))
+        del arrays
+        results = classify_stats(stack, stats, params)
+        timings["rules"] = time.perf_counter() - t_rules
+    finally:
+        for f in futures:
+            f.release()
+        if tmp is not None:  # mapped arrays keep their pages until dropped
+            shutil.rmtree(tmp, ignore_errors=True)
+    return results
+
+
 def scan_stack_dask(
     stack: Stack,
     params: RuleParams | None = None,
@@ -449,6 +646,7 @@ def scan_stack_dask(
     extra_accumulators: list[AccumulatorFactory] | None = None,
     numba_threads: int = 1,
     median: bool | None = None,
+    strips: bool | None = None,
 ) -> ScanResult:
     """Scan ``stack`` on a Dask cluster; same result as :func:`badpix.engine.scan_stack`.
 
@@ -481,6 +679,12 @@ def scan_stack_dask(
     median
         Collect the exact temporal median (store + median tasks); ``None``: as the
         local engine decides (:func:`badpix.engine.local.collect_median`).
+    strips
+        ``None`` (default): strip tasks when :func:`plan_strips` finds a plan, the
+        median is wanted, there are no extra accumulators and ``frames_per_task``
+        is not given; ``False``: always frame chunks (store + median tasks).
+        ``True``: strip tasks, or :class:`~badpix.errors.ParameterError` when the
+        input does not allow them.
 
     Examples
     --------
@@ -508,6 +712,30 @@ def scan_stack_dask(
                                                   band_pixels),
                           nthreads=1 if frames_per_task else nthreads)
     block = min(block, max((e - s for s, e in ranges), default=1))
+    per_task = (DEFAULT_TASK_MEDIAN_MEMORY if memory_limit is None
+                else max(1, int(memory_limit) // nthreads))
+    plans = None
+    if strips or (strips is None and frames_per_task is None and not extra_accumulators
+                  and collect_median(stack, median)):
+        plans = plan_strips(stack, per_task, nthreads)
+        if plans is None and strips:
+            raise ParameterError("strip tasks need a reader that reads rows alone (.npy, "
+                                 "unfiltered HDF5), no --skip-bad, and strips of at least "
+                                 f"{STRIP_MIN_ROWS} rows within the memory limit")
+    if plans is not None:
+        if extra_accumulators:
+            raise ParameterError("strip tasks run no extra accumulators")
+        if workdir is not None and not os.path.isdir(workdir):
+            raise OutputError(f"{workdir}: the work folder does not exist")
+        if workdir is None:
+            out_bytes = sum(int(np.prod(b.shape)) for b in bands) * 8 * len(_STRIP_OUTPUTS)
+            workdir = default_store_dir(client, out_bytes)
+        real, shm = os.path.realpath(workdir) if workdir else "", os.path.realpath(SHM_DIR)
+        share = real == shm or real.startswith(shm + os.sep)
+        results = _scan_strips(stack, params, client, plans, numba_threads, progress,
+                               os.fspath(workdir) if share else None, timings)
+        timings["total"] = time.perf_counter() - t0
+        return ScanResult.from_stack(stack, params, results, timings)
     token = uuid.uuid4().hex[:12]
     tmp = None
     if collect_median(stack, median):
@@ -573,8 +801,6 @@ def scan_stack_dask(
 
         # -- pass 2: exact median per spatial tile, from the store, submitted the moment
         # every chunk is stored.  Fetching and merging the states overlaps it.
-        per_task = (DEFAULT_TASK_MEDIAN_MEMORY if memory_limit is None
-                    else max(1, int(memory_limit) // nthreads))
         tile_of: dict[str, tuple[str, tuple[int, int, int, int]]] = {}
         med_futs = []
         median_files: dict[str, str] = {}

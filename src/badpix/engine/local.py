@@ -227,19 +227,38 @@ def classify_bands(stack: Stack, inputs: dict[str, tuple], params: RuleParams,
     def finalize(name: str) -> BandStats:
         return band_stats(stack, by_name[name], *inputs[name])
 
-    def rules(item: tuple[str, BandStats]) -> BandResult:
-        name, stats = item
-        return classify_band(stack, by_name[name], stats, params)
-
-    if threads is None:
-        threads = min(2, os.cpu_count() or 1) if _threadsafe_numba() else 1
-    threads = max(1, min(threads, len(inputs)))
-    with ThreadPoolExecutor(threads, thread_name_prefix="badpix-rules") as pool:
+    threads = _rule_threads(threads, len(inputs))
+    with ThreadPoolExecutor(threads, thread_name_prefix="badpix-finalize") as pool:
         mapper = map if threads == 1 else pool.map
         stats = dict(zip(inputs, mapper(finalize, inputs), strict=True))
-        if release is not None:
-            inputs.clear()
-            release()
+    if release is not None:
+        inputs.clear()
+        release()
+    return classify_stats(stack, stats, params, threads)
+
+
+def _rule_threads(threads: int | None, n_bands: int) -> int:
+    if threads is None:
+        threads = min(2, os.cpu_count() or 1) if _threadsafe_numba() else 1
+    return max(1, min(threads, n_bands))
+
+
+def classify_stats(stack: Stack, stats: dict[str, BandStats], params: RuleParams,
+                   threads: int | None = None) -> dict[str, BandResult]:
+    """:func:`classify_band` for every band's finalized statistics, bands in parallel.
+
+    The last step of every engine (see :func:`classify_bands`); the Dask engine's
+    strip tasks deliver finalized statistics and start here.
+    """
+    by_name = {b.name: b for b in stack.bands}
+
+    def rules(item: tuple[str, BandStats]) -> BandResult:
+        name, band_stats_ = item
+        return classify_band(stack, by_name[name], band_stats_, params)
+
+    threads = _rule_threads(threads, len(stats))
+    with ThreadPoolExecutor(threads, thread_name_prefix="badpix-rules") as pool:
+        mapper = map if threads == 1 else pool.map
         return dict(zip(stats, mapper(rules, stats.items()), strict=True))
 
 
