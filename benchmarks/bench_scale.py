@@ -7,12 +7,13 @@ Prints, in one run:
    ``getrusage(RUSAGE_CHILDREN)`` (the kernel's high-water mark, not sampled);
 2. frames/s of the local engine vs a 1-worker and a 2-worker ``LocalCluster``
    (processes, 1 thread each; cluster start-up and warm-up excluded for both, cluster
-   runs interleaved so that load drift hits both alike) on a ``--scale-gb`` stack,
-   with the load average;
+   runs interleaved so that load drift hits both alike) on a ``--scale-gb`` stack
+   (default: the same 4 GB stack as [1]), with the load average;
 3. the exact temporal median (the engines' kernel, in memory and tiled from a
    frame store on disk) vs ``np.median`` on a stack that fits: ratio and equality.
 
-Run: ``.venv/bin/python benchmarks/bench_scale.py [--size-gb 4] [--scale-gb 1] [--repeats 3]``
+Run: ``.venv/bin/python benchmarks/bench_scale.py [--size-gb 4] [--scale-gb 4] [--repeats 4]
+[--tasks auto|chunks]``
 (``0`` skips a part: ``--size-gb 0``, ``--scale-gb 0``, ``--median-frames 0``)
 (``BENCH_VERBOSE=1`` prints every timed run of [2] with the engine's phase timings).
 Frames are written to ``--dir`` (default a temporary folder, removed at the end);
@@ -62,7 +63,7 @@ def bench_memory(folder: Path, n: int, limit: str, out: Path) -> dict:
     return {"wall": wall, "peak_rss": peak, "frames": n}
 
 
-def bench_scaling(folder: Path, repeats: int
+def bench_scaling(folder: Path, repeats: int, strips: bool | None = None
                   ) -> tuple[dict[str, tuple[float, float]], list[tuple[float, float]]]:
     """Frames/s (whole scan, scan without the rules) per engine, medians of ``repeats``.
 
@@ -95,7 +96,7 @@ def bench_scaling(folder: Path, repeats: int
         def run(k: int):
             if k == 0:
                 return scan_stack(open_stack(folder))
-            return scan_stack_dask(open_stack(folder), client=clients[k])
+            return scan_stack_dask(open_stack(folder), client=clients[k], strips=strips)
 
         # warm-up, untimed: numba cache, page cache, every worker's buffers
         ref = scan_stack(open_stack(folder, decode_threads=2))
@@ -158,10 +159,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--size-gb", type=float, default=4.0)
     ap.add_argument("--memory-limit", default="1GB")
-    ap.add_argument("--scale-gb", type=float, default=1.0)
+    ap.add_argument("--scale-gb", type=float, default=4.0,
+                    help="stack of [2] (default 4: part [1]'s stack; the rules' fixed cost per "
+                         "band weighs less on more frames)")
     ap.add_argument("--median-frames", type=int, default=200)
     ap.add_argument("--median-size", type=int, default=1024)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=4)
+    ap.add_argument("--tasks", choices=("auto", "chunks"), default="auto",
+                    help="Dask tasks of [2]: auto (strips of rows over all frames for .npy) or "
+                         "chunks (frame chunks + store + median tasks, the path for other inputs)")
     ap.add_argument("--dir", type=Path, default=None)
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench_scale-", dir=args.dir))
@@ -179,18 +185,25 @@ def main() -> None:
                   f"{args.memory_limit}, median included: {mem['wall']:.1f} s wall, "
                   f"{n_big / mem['wall']:.1f} frames/s, {gb / mem['wall']:.2f} GB/s; "
                   f"peak RSS {mem['peak_rss'] / 2**30:.2f} GiB", flush=True)
-            shutil.rmtree(root / "big")
             shutil.rmtree(root / "scan_big", ignore_errors=True)
 
 
         n_scale = int(args.scale_gb * 1e9 // frame_bytes)
+        scale_dir = root / "scale"
+        if n_scale and n_scale == n_big:  # the same size: scale on part [1]'s stack
+            scale_dir = root / "big"
+        elif n_big:
+            shutil.rmtree(root / "big")
         if n_scale:  # --scale-gb 0 skips the cluster scaling
-            write_frames(root / "scale", n_scale, 2)
+            if not scale_dir.exists():
+                write_frames(scale_dir, n_scale, 2)
             load0 = os.getloadavg()[0]
-            rates, rounds = bench_scaling(root / "scale", args.repeats)
+            rates, rounds = bench_scaling(scale_dir, args.repeats,
+                                          None if args.tasks == "auto" else False)
             load1 = os.getloadavg()[0]
             print(f"\n[2] frames/s, {n_scale} x {H}x{W} uint16 ({n_scale * frame_bytes / 1e9:.2f} GB), "
-                  f"median of {args.repeats} interleaved runs, full scan incl. median and rules "
+                  f"median of {args.repeats} interleaved runs, Dask tasks: {args.tasks}, "
+                  f"full scan incl. median and rules "
                   f"(results checked bit-identical); load average {load0:.2f} before, "
                   f"{load1:.2f} after:")
             one = rates["dask, 1 worker(s) x 1 thread"]
@@ -202,7 +215,7 @@ def main() -> None:
             print(f"    2 workers / 1 worker per round: whole scan median {statistics.median(whole):.2f}x "
                   f"({whole[0]:.2f}-{whole[-1]:.2f}), without rules {statistics.median(engine):.2f}x "
                   f"({engine[0]:.2f}-{engine[-1]:.2f})")
-            shutil.rmtree(root / "scale")
+            shutil.rmtree(scale_dir)
 
         if args.median_frames:  # --median-frames 0 skips the median comparison
             med = bench_median(args.median_frames, args.median_size)
