@@ -405,7 +405,7 @@ def _strip_task(reader: Reader, band: Band, strip: tuple[int, int], numba_thread
     """
     import dataclasses
 
-    from ..stats.median import temporal_median
+    from ..stats.median import moments_and_median
 
     _set_numba_threads(numba_threads)
     reader = copy.copy(reader)  # own handles
@@ -423,8 +423,8 @@ def _strip_task(reader: Reader, band: Band, strip: tuple[int, int], numba_thread
         with _scratch((n, f1 - f0, *reader.frame_shape[1:]), dtype) as buf:
             reader.read_rows(0, n, (f0, f1), buf)
             view = local.view(buf)
-            moments = MomentAccumulator(view.shape[1:], dtype).update(view)
-            median = temporal_median(view, out=outs.get("median"))
+            moments = MomentAccumulator(view.shape[1:], dtype)
+            median = moments_and_median(view, moments, out=outs.get("median"))
         fin = moments.finalize()
     finally:
         reader.close()

@@ -320,6 +320,58 @@ def temporal_median(frames, out):  # pragma: no cover - numba
             out[r, c] = _median_of(buf, cnt)
 
 
+@njit(inline="always")
+def _bitwise_block(ufr, r, c0, c1, flip, prefix, nbits, cnt_proto, out):  # pragma: no cover
+    """The bitwise median search of pixels ``[c0, c1)`` of row ``r`` (see below)."""
+    n = ufr.shape[0]
+    k = n // 2 if n % 2 == 1 else n // 2 - 1  # the lower middle for an even count
+    offset = np.float64(flip)
+    m = c1 - c0
+    ans = np.empty(m, ufr.dtype)
+    t = np.empty(m, ufr.dtype)
+    cnt = np.empty(m, cnt_proto.dtype)
+    # typed scalars (numba promotes Python ints to int64, which would widen the lanes)
+    consts = np.empty(4, ufr.dtype)
+    consts[0] = flip
+    consts[1] = -1  # all ones
+    consts[3] = prefix
+    fl = consts[0]
+    top = consts[1]
+    ans[:] = consts[3]
+    for b in range(nbits - 1, -1, -1):
+        consts[2] = 1 << b
+        bit = consts[2]
+        for c in range(m):
+            t[c] = ans[c] | bit
+            cnt[c] = 0
+        for f in range(n):
+            row = ufr[f, r, c0:c1]
+            for c in range(m):
+                cnt[c] += (row[c] ^ fl) < t[c]
+        for c in range(m):
+            ans[c] = t[c] if cnt[c] <= k else ans[c]
+    orow = out[r, c0:c1]
+    if n % 2 == 1:
+        for c in range(m):
+            orow[c] = np.float64(ans[c]) - offset
+    else:
+        # upper middle: lower itself if it fills rank k + 1, else the next larger value
+        nxt = np.empty(m, ufr.dtype)
+        for c in range(m):
+            cnt[c] = 0
+            nxt[c] = top
+        for f in range(n):
+            row = ufr[f, r, c0:c1]
+            for c in range(m):
+                x = row[c] ^ fl
+                le = x <= ans[c]
+                cnt[c] += le
+                nxt[c] = min(nxt[c], top if le else x)
+        for c in range(m):
+            up = ans[c] if cnt[c] > k + 1 else nxt[c]
+            orow[c] = (np.float64(ans[c]) + np.float64(up)) / 2.0 - offset
+
+
 @njit(parallel=True, cache=True)
 def temporal_median_bitwise(frames, flip, prefix, nbits, cols, cnt_proto, out):  # pragma: no cover
     """Per-pixel median of 8/16-bit integers by a bitwise rank search, vectorised across pixels.
@@ -342,58 +394,63 @@ def temporal_median_bitwise(frames, flip, prefix, nbits, cols, cnt_proto, out): 
     task so that their ``n x cols`` values stay in L2 over all ``nbits``
     passes; ``cnt_proto`` fixes the counter dtype (uint8 if ``n < 256``).
     """
+    h, w = frames.shape[1:]
+    ncb = (w + cols - 1) // cols
+    for task in prange(h * ncb):
+        r = task // ncb
+        c0 = (task % ncb) * cols
+        _bitwise_block(frames, r, c0, min(w, c0 + cols), flip, prefix, nbits, cnt_proto, out)
+
+
+@njit(parallel=True, cache=True)
+def moments_median_narrow(frames, ufr, flip, cols, cnt_proto, s1, s2, mn, mx, out):  # pragma: no cover
+    """:func:`int_update_narrow` and :func:`temporal_median_bitwise` fused, block by block.
+
+    For each ``n x cols`` block of one row: one pass adds the frames to the compact
+    sums ``s1``/``s2`` and ``mn``/``mx`` (those of an accumulator that has seen no
+    frame: the caller checks that the sums cannot overflow), then the median's
+    bitwise search runs on the same block while it is in L2, over only the bits the
+    block's own range uses.  Separately, the moments are one more pass over memory
+    and the median needs the whole stack's range first (two more).  ``frames`` is
+    the data in its dtype, ``ufr`` the same memory viewed unsigned (see
+    :func:`temporal_median_bitwise` for ``flip`` and ``cnt_proto``).
+    """
     n, h, w = frames.shape
-    k = n // 2 if n % 2 == 1 else n // 2 - 1  # the lower middle for an even count
-    offset = np.float64(flip)
     ncb = (w + cols - 1) // cols
     for task in prange(h * ncb):
         r = task // ncb
         c0 = (task % ncb) * cols
         c1 = min(w, c0 + cols)
         m = c1 - c0
-        ans = np.empty(m, frames.dtype)
-        t = np.empty(m, frames.dtype)
-        cnt = np.empty(m, cnt_proto.dtype)
-        # typed scalars (numba promotes Python ints to int64, which would widen the lanes)
-        consts = np.empty(4, frames.dtype)
-        consts[0] = flip
-        consts[1] = -1  # all ones
-        consts[3] = prefix
-        fl = consts[0]
-        top = consts[1]
-        ans[:] = consts[3]
-        for b in range(nbits - 1, -1, -1):
-            consts[2] = 1 << b
-            bit = consts[2]
+        row = np.empty(m, frames.dtype)
+        a1 = s1[r, c0:c1]
+        a2 = s2[r, c0:c1]
+        amn = mn[r, c0:c1]
+        amx = mx[r, c0:c1]
+        for f in range(n):
+            src = frames[f, r, c0:c1]
             for c in range(m):
-                t[c] = ans[c] | bit
-                cnt[c] = 0
-            for f in range(n):
-                row = frames[f, r, c0:c1]
-                for c in range(m):
-                    cnt[c] += (row[c] ^ fl) < t[c]
+                row[c] = src[c]  # contiguous first: see int_update_narrow
             for c in range(m):
-                ans[c] = t[c] if cnt[c] <= k else ans[c]
-        orow = out[r, c0:c1]
-        if n % 2 == 1:
-            for c in range(m):
-                orow[c] = np.float64(ans[c]) - offset
-        else:
-            # upper middle: lower itself if it fills rank k + 1, else the next larger value
-            nxt = np.empty(m, frames.dtype)
-            for c in range(m):
-                cnt[c] = 0
-                nxt[c] = top
-            for f in range(n):
-                row = frames[f, r, c0:c1]
-                for c in range(m):
-                    x = row[c] ^ fl
-                    le = x <= ans[c]
-                    cnt[c] += le
-                    nxt[c] = min(nxt[c], top if le else x)
-            for c in range(m):
-                up = ans[c] if cnt[c] > k + 1 else nxt[c]
-                orow[c] = (np.float64(ans[c]) + np.float64(up)) / 2.0 - offset
+                v = row[c]
+                iv = np.int64(v)
+                a1[c] += iv
+                a2[c] += np.uint64(iv * iv)
+                amn[c] = min(amn[c], v)
+                amx[c] = max(amx[c], v)
+        lo = np.int64(amn[0])
+        hi = np.int64(amx[0])
+        for c in range(1, m):
+            lo = min(lo, np.int64(amn[c]))
+            hi = max(hi, np.int64(amx[c]))
+        lo += flip  # unsigned order
+        hi += flip
+        nbits = 0
+        x = lo ^ hi
+        while x:
+            nbits += 1
+            x >>= 1
+        _bitwise_block(ufr, r, c0, c1, flip, (lo >> nbits) << nbits, nbits, cnt_proto, out)
 
 
 # ----------------------------------------------------------------------------- spatial median

@@ -50,6 +50,7 @@ import shutil
 import tempfile
 import weakref
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -57,6 +58,9 @@ from ..errors import OutputError, ParameterError
 from ..io.base import available_memory
 from . import _kernels as K
 from ._alloc import empty_huge
+
+if TYPE_CHECKING:
+    from .moments import MomentAccumulator
 
 
 def temporal_median(frames: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -115,6 +119,44 @@ def _median_small_int(frames: np.ndarray, out: np.ndarray) -> None:
     cols = max(64, _BITWISE_TASK_BYTES // max(1, n * itemsize)) // 64 * 64
     counter = np.zeros(1, np.uint8 if n < 256 else np.uint16 if n < 65536 else np.uint32)
     K.temporal_median_bitwise(unsigned, flip, prefix, nbits, cols, counter, out)
+
+
+def moments_and_median(frames: np.ndarray, moments: MomentAccumulator,
+                       out: np.ndarray | None = None) -> np.ndarray:
+    """Add ``frames`` to ``moments`` and return their exact temporal median (float64).
+
+    For 8/16-bit integers and an accumulator that has seen no frame, both come
+    from one fused pass over each block of pixels (:func:`K.moments_median_narrow`):
+    the results are those of ``moments.update(frames)`` and
+    ``temporal_median(frames)``, bit for bit, with fewer passes over memory.
+
+    >>> import numpy as np
+    >>> from badpix.stats.moments import MomentAccumulator
+    >>> x = np.array([[[1, 9]], [[3, 9]], [[2, 0]]], np.uint16)
+    >>> acc = MomentAccumulator((1, 2), x.dtype)
+    >>> moments_and_median(x, acc).tolist(), acc.finalize()["mean"].tolist()
+    ([[2.0, 9.0]], [[2.0, 6.0]])
+    """
+    frames = np.asarray(frames)
+    n = frames.shape[0] if frames.ndim == 3 else 0
+    narrow = frames.dtype.kind in "iu" and frames.dtype.itemsize <= 2 and frames.dtype.isnative
+    state = moments.compact_sums_for(n) if narrow and frames.shape[1:] == moments.shape \
+        and frames.dtype == moments.dtype and frames.size else None
+    if state is None:
+        moments.update(frames)
+        return temporal_median(frames, out=out)
+    h, w = moments.shape
+    if out is None:
+        out = np.empty((h, w), np.float64)
+    elif out.shape != (h, w) or out.dtype != np.float64:
+        raise ParameterError(f"out must be float64 {(h, w)}, got {out.dtype} {out.shape}")
+    itemsize = frames.dtype.itemsize
+    flip = -int(np.iinfo(frames.dtype).min)
+    unsigned = frames.view(np.dtype(f"u{itemsize}"))
+    cols = max(64, _BITWISE_TASK_BYTES // max(1, n * itemsize)) // 64 * 64
+    counter = np.zeros(1, np.uint8 if n < 256 else np.uint16 if n < 65536 else np.uint32)
+    K.moments_median_narrow(frames, unsigned, flip, cols, counter, *state, out)
+    return out
 
 
 def _remove(path: str) -> None:

@@ -191,6 +191,19 @@ class MomentAccumulator:
         self.n_frames += n
         return self
 
+    def compact_sums_for(self, n: int) -> tuple[np.ndarray, ...] | None:
+        """``(c1, c2, min, max)`` for a kernel that adds ``n`` frames itself, or None.
+
+        Only an 8/16-bit accumulator that has seen no frame, and ``n`` within what the
+        compact sums hold exactly; the frames are counted here.  Used by
+        :func:`badpix.stats.median.moments_and_median` (moments and median in one pass).
+        """
+        if self.kind != "narrow" or self.n_frames or self._s1 is not None \
+                or not 0 < n <= self._flush_every:
+            return None
+        self.n_frames = self._pending = int(n)
+        return self._c1, self._c2, self._min, self._max
+
     def _alloc_totals(self) -> None:
         """The exact totals; for 8/16-bit data only once needed (saves fresh memory)."""
         if self._s1 is None:
