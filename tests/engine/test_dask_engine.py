@@ -280,7 +280,7 @@ def _task_kinds(task_stream) -> dict[str, int]:
 def test_strip_plan_needs_row_reads_no_skipping_and_room(int_stack, tall_stack, tmp_path):
     from PIL import Image
 
-    from badpix.engine.dask import STRIP_MIN_ROWS, plan_strips
+    from badpix.engine.strips import STRIP_MIN_ROWS, plan_strips
 
     plan = plan_strips(open_stack(tall_stack), 2**30, 2)
     assert plan == {"ch0": [(0, 37), (37, 75), (75, 112), (112, 150)]}  # 4 per thread pair

@@ -178,3 +178,88 @@ def test_whole_frame_moments_with_a_block_of_only_bad_frames(tmp_path):
         c = "RGB".index(name)
         np.testing.assert_array_equal(br.stats.max, good[..., c].max(axis=0))
         np.testing.assert_array_equal(br.stats.mean, per_band_reference(good, stack)[name]["mean"])
+
+
+# ----------------------------------------------------------------------------- strips
+
+@pytest.fixture()
+def strip_calls(monkeypatch):
+    """The plans the local engine's strip path ran (empty: it streamed frames)."""
+    from badpix.engine import local
+
+    calls = []
+    original = local._strip_stats
+
+    def spy(stack, plans, *args):
+        calls.append(plans)
+        return original(stack, plans, *args)
+
+    monkeypatch.setattr(local, "_strip_stats", spy)
+    return calls
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.uint16, np.int32])  # int32: no fused kernel
+def test_strips_equal_the_streaming_path_bit_for_bit(tmp_path, strip_calls, dtype):
+    from ._util import assert_same_results
+
+    d = tmp_path / "f"
+    write_stack(d, 21, shape=(150, 24, 2), dtype=dtype, seed=11)
+    done = []
+    got = scan_stack(open_stack(d), progress=done.append)
+    assert strip_calls and strip_calls[0]["ch0"] == [(0, 37), (37, 75), (75, 112), (112, 150)]
+    assert sum(done) == 21
+    streamed = scan_stack(open_stack(d), block_frames=4)  # block_frames: frame streaming
+    assert len(strip_calls) == 1
+    assert_same_results(streamed, got, exact=True)
+    assert "median" in streamed.timings and "median" not in got.timings
+
+
+def test_strips_on_a_stack_file_hdf5_and_strided_bands(tmp_path, strip_calls):
+    import h5py
+
+    from ._util import assert_same_results
+
+    frames = write_stack(tmp_path / "f", 13, shape=(96, 20, 1), seed=12)
+    np.save(tmp_path / "stack.npy", frames)
+    with h5py.File(tmp_path / "s.h5", "w") as f:
+        f["events/image"] = frames[..., 0]
+    layout = Layout((Band("top", 0, (0, 40), (2, 18)), Band("odd", 0, (1, 96), (0, 20), 2, 2)),
+                    "test")
+    for src, kw in ((tmp_path / "stack.npy", {}), (tmp_path / "s.h5", {}),
+                    (tmp_path / "f", {"layout": layout})):
+        got = scan_stack(open_stack(src, **kw))
+        streamed = scan_stack(open_stack(src, **kw), block_frames=3)
+        assert_same_results(streamed, got, exact=True)
+    assert len(strip_calls) == 3
+
+
+def test_strips_are_skipped_where_they_do_not_fit(tmp_path, strip_calls):
+    from ._util import assert_same_results
+
+    d = tmp_path / "f"
+    write_stack(d, 21, shape=(150, 24, 1), seed=13)
+    # two strips of 32 rows of every frame need 2 x 32 x (21 x 24 x 2 + 6 x 8 x 24) bytes
+    need = 2 * 32 * (21 * 24 * 2 + 6 * 8 * 24)
+    small = scan_stack(open_stack(d), memory_limit=need - 2)  # the median spills instead
+    assert not strip_calls
+    fits = scan_stack(open_stack(d), memory_limit=need)
+    assert strip_calls
+    assert_same_results(small, fits, exact=True)
+    scan_stack(open_stack(d, skip_bad=True))  # skip_bad: a frame could fail in one strip
+    f = tmp_path / "float"
+    write_stack(f, 9, shape=(150, 24, 1), dtype=np.float32, seed=14)
+    scan_stack(open_stack(f))  # float data stream: strips would change the last bits
+    assert len(strip_calls) == 1
+
+
+def test_a_truncated_frame_in_a_later_strip_is_a_one_line_error(tmp_path, capsys):
+    d = tmp_path / "f"
+    write_stack(d, 9, shape=(150, 24, 1), seed=15)
+    bad = d / "frame_00004.npy"
+    bad.write_bytes(bad.read_bytes()[:-24 * 2 * 60])  # its last 60 rows are missing
+    before = {p.name: p.read_bytes() for p in d.iterdir()}
+    assert main(["scan", str(d), "-o", str(tmp_path / "out"), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "frame_00004.npy" in err and "truncated" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+    assert {p.name: p.read_bytes() for p in d.iterdir()} == before

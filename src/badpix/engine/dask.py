@@ -2,9 +2,9 @@
 
 Two kinds of tasks
 ------------------
-* **Strip tasks** (:func:`plan_strips`; ``.npy`` frames and stacks, unfiltered HDF5):
+* **Strip tasks** (:mod:`badpix.engine.strips`; ``.npy`` frames and stacks, unfiltered HDF5):
   when the reader can read a range of rows alone, each task reads *its band rows of
-  every frame* (at least :data:`STRIP_MIN_ROWS` rows, within the per-task memory) and
+  every frame* (at least ``STRIP_MIN_ROWS`` rows, within the per-task memory) and
   computes the moments and the exact median of those pixels itself.  Nothing is
   stored and nothing is merged; each file's bytes are read once, in one read per
   strip.  The client gets the strips' statistics (through band-size files in
@@ -92,6 +92,15 @@ from ..stats.moments import MomentAccumulator
 from .checkpoint import FrameStore, plan_tiles, update_bands
 from .local import choose_block_frames, classify_bands, collect_median
 from .result import ScanResult
+from .strips import (
+    STRIP_MIN_ROWS,
+    STRIP_OUTPUTS,
+    plan_strips,
+    read_strip,
+    strip_buffer_shape,
+    strip_dtypes,
+    strip_statistics,
+)
 
 __all__ = ["chunk_ranges", "dask_client", "scan_stack_dask"]
 
@@ -353,47 +362,6 @@ def _median_task(paths: list[str], shape: tuple[int, int], dtype: str,
             st.close()
 
 
-#: a strip task covers at least this many band rows (or the whole band): thinner strips
-#: would open every file many times for small reads, and the frame-chunk path with its
-#: store reads each file once
-STRIP_MIN_ROWS = 32
-#: band-size outputs of a strip task (float data also has ``count``)
-_STRIP_OUTPUTS = ("mean", "var", "std", "min", "max", "median")
-
-
-def plan_strips(stack: Stack, budget: int, nthreads: int) -> dict[str, list[tuple[int, int]]] | None:
-    """Row strips ``(r0, r1)`` of every band for strip tasks, or None (frame chunks instead).
-
-    A strip task reads its band rows of *every* frame and computes the moments and
-    the exact median of those pixels at once: nothing is stored, nothing is merged.
-    It needs a reader that reads rows alone (:attr:`~badpix.io.base.Reader.reads_rows`),
-    strips of at least :data:`STRIP_MIN_ROWS` rows within ``budget`` bytes of frames,
-    and no skipped frames (``skip_bad`` could drop a frame in one strip only).
-    There are at least ``4 * nthreads`` strips when the band is tall enough (load balance).
-
-    >>> from badpix import open_stack                  # doctest: +SKIP
-    >>> plan_strips(open_stack("frames/"), 256 * 2**20, 2)   # doctest: +SKIP
-    {'ch0': [(0, 256), (256, 512), ...]}
-    """
-    if stack.skip_bad or not getattr(stack.reader, "reads_rows", False):
-        return None
-    n = stack.n_frames
-    _, width, channels = stack.reader.frame_shape
-    itemsize = np.dtype(stack.dtype).itemsize
-    plans = {}
-    for b in stack.bands:
-        h, w = b.shape
-        # a band row spans row_step frame rows of every channel in the read buffer;
-        # the outputs of the strip (6 arrays of 8 bytes at most) are held too
-        per_row = n * b.row_step * width * channels * itemsize + 8 * len(_STRIP_OUTPUTS) * w
-        max_rows = budget // per_row
-        if max_rows < min(h, STRIP_MIN_ROWS):
-            return None
-        k = max(-(-h // max_rows), min(4 * max(1, nthreads), max(1, h // STRIP_MIN_ROWS)))
-        plans[b.name] = [(i * h // k, (i + 1) * h // k) for i in range(k)]
-    return plans
-
-
 def _strip_task(reader: Reader, band: Band, strip: tuple[int, int], numba_threads: int,
                 out_files: dict[str, str] | None) -> dict[str, Any]:
     """Moments and exact median of band rows ``strip`` over every frame, read on the worker.
@@ -403,43 +371,22 @@ def _strip_task(reader: Reader, band: Band, strip: tuple[int, int], numba_thread
     else the strip's arrays are returned.  Pure: a re-run after a lost worker writes
     the same bytes.
     """
-    import dataclasses
-
-    from ..stats.median import moments_and_median
-
     _set_numba_threads(numba_threads)
     reader = copy.copy(reader)  # own handles
     r0, r1 = strip
-    f0 = band.rows[0] + r0 * band.row_step
-    f1 = band.rows[0] + (r1 - 1) * band.row_step + 1
-    n = reader.n_frames
-    dtype = np.dtype(reader.dtype)
-    local = dataclasses.replace(band, rows=(0, f1 - f0))  # the band's rows in the buffer
-    outs: dict[str, np.ndarray] = {}
+    outs = None
     if out_files is not None:
         outs = {k: np.load(p, mmap_mode="r+")[r0:r1].view(np.ndarray)
                 for k, p in out_files.items()}
     try:
-        with _scratch((n, f1 - f0, *reader.frame_shape[1:]), dtype) as buf:
-            reader.read_rows(0, n, (f0, f1), buf)
-            view = local.view(buf)
-            moments = MomentAccumulator(view.shape[1:], dtype)
-            median = moments_and_median(view, moments, out=outs.get("median"))
-        fin = moments.finalize()
+        shape = strip_buffer_shape(reader, band, strip)
+        with _scratch(shape, np.dtype(reader.dtype)) as buf:
+            res = strip_statistics(read_strip(reader, band, strip, buf), outs)
     finally:
         reader.close()
-    fin["median"] = median
-    if out_files is None:
-        return {"n_frames": moments.n_frames, **{k: np.array(fin[k]) for k in _strip_keys(dtype)}}
-    for k, arr in outs.items():
-        if k != "median":
-            arr[...] = fin[k]
-    return {"n_frames": moments.n_frames}
-
-
-def _strip_keys(dtype: np.dtype) -> tuple[str, ...]:
-    """The arrays a strip task delivers: float data also has per-pixel counts."""
-    return _STRIP_OUTPUTS + (("count",) if np.dtype(dtype).kind == "f" else ())
+    if outs is not None:
+        return {"n_frames": res["n_frames"]}
+    return {k: np.array(v) if isinstance(v, np.ndarray) else v for k, v in res.items()}
 
 
 # ----------------------------------------------------------------------------- client side
@@ -541,13 +488,6 @@ def _collect(client: Any, chunk_futs: list[Any]) -> dict[str, Any]:
     return total
 
 
-def _strip_dtypes(dtype: np.dtype) -> dict[str, np.dtype]:
-    """dtype of each strip output (as :meth:`MomentAccumulator.finalize` returns them)."""
-    exact = np.dtype(dtype) if np.dtype(dtype).kind in "iub" else np.dtype(np.float64)
-    return {k: exact if k in ("min", "max") else np.dtype(np.int64) if k == "count"
-            else np.dtype(np.float64) for k in _strip_keys(dtype)}
-
-
 def _scan_strips(stack: Stack, params: RuleParams, client: Any,
                  plans: dict[str, list[tuple[int, int]]], numba_threads: int,
                  progress: Callable[[int], None] | None, share_dir: str | None,
@@ -564,7 +504,7 @@ def _scan_strips(stack: Stack, params: RuleParams, client: Any,
     token = uuid.uuid4().hex[:12]
     dtype = np.dtype(stack.dtype)
     bands = tuple(stack.bands)
-    kinds = _strip_dtypes(dtype)
+    kinds = strip_dtypes(dtype)
     tmp = None
     files: dict[str, dict[str, str]] = {}
     futures: list[Any] = []
@@ -680,7 +620,8 @@ def scan_stack_dask(
         Collect the exact temporal median (store + median tasks); ``None``: as the
         local engine decides (:func:`badpix.engine.local.collect_median`).
     strips
-        ``None`` (default): strip tasks when :func:`plan_strips` finds a plan, the
+        ``None`` (default): strip tasks when
+        :func:`~badpix.engine.strips.plan_strips` finds a plan, the
         median is wanted, there are no extra accumulators and ``frames_per_task``
         is not given; ``False``: always frame chunks (store + median tasks).
         ``True``: strip tasks, or :class:`~badpix.errors.ParameterError` when the
@@ -728,7 +669,7 @@ def scan_stack_dask(
         if workdir is not None and not os.path.isdir(workdir):
             raise OutputError(f"{workdir}: the work folder does not exist")
         if workdir is None:
-            out_bytes = sum(int(np.prod(b.shape)) for b in bands) * 8 * len(_STRIP_OUTPUTS)
+            out_bytes = sum(int(np.prod(b.shape)) for b in bands) * 8 * len(STRIP_OUTPUTS)
             workdir = default_store_dir(client, out_bytes)
         real, shm = os.path.realpath(workdir) if workdir else "", os.path.realpath(SHM_DIR)
         share = real == shm or real.startswith(shm + os.sep)

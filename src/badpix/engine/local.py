@@ -21,6 +21,7 @@ import numpy as np
 
 from ..detect import classify
 from ..detect.params import RuleParams
+from ..io.base import check_allocation
 from ..layout import Band
 from ..stack import Stack
 from ..stats.bandstats import BandStats
@@ -28,6 +29,7 @@ from ..stats.base import Accumulator, AccumulatorFactory
 from ..stats.median import MedianCollector
 from ..stats.moments import MomentAccumulator
 from .result import BandResult, ScanResult
+from .strips import plan_strips
 
 ProgressCallback = Callable[[int], None]
 
@@ -262,6 +264,60 @@ def classify_stats(stack: Stack, stats: dict[str, BandStats], params: RuleParams
         return dict(zip(stats, mapper(rules, stats.items()), strict=True))
 
 
+#: bytes of frames per strip in the local engine; two strips are in memory (one is read
+#: while the other is computed).  Larger strips gained nothing: the fused kernel works
+#: on L2-sized blocks either way
+LOCAL_STRIP_BYTES = 256 * 2**20
+
+
+def _strip_stats(stack: Stack, plans: dict[str, list[tuple[int, int]]],
+                 progress: ProgressCallback | None, timings: dict[str, float]
+                 ) -> dict[str, BandStats]:
+    """Every band's statistics from strips (:mod:`badpix.engine.strips`), one after another.
+
+    A reader thread reads the next strip into the second buffer while the fused
+    moments-and-median kernel (numba threads, GIL released) computes the current one.
+    Integer results are those of the streaming path, bit for bit.
+    """
+    from .strips import read_strip, strip_buffer_shape, strip_dtypes, strip_statistics
+
+    dtype = np.dtype(stack.dtype)
+    work = [(b, s) for b in stack.bands for s in plans[b.name]]
+    size = max(int(np.prod(strip_buffer_shape(stack, b, s))) for b, s in work)
+    check_allocation(2 * size * dtype.itemsize, "two strips of frames",
+                     stack.reader.paths[0] if stack.reader.paths else None)
+    bufs = [np.empty(size, dtype), np.empty(size, dtype)]
+    results = {b.name: {k: np.empty(b.shape, dt) for k, dt in strip_dtypes(dtype).items()}
+               for b in stack.bands}
+    n_frames: dict[str, int] = {}
+    total_px = sum(int(np.prod(b.shape)) for b in stack.bands)
+    done_px = reported = 0
+    t_read = time.perf_counter()
+    with ThreadPoolExecutor(1, thread_name_prefix="badpix-read") as pool:
+        pending = pool.submit(read_strip, stack.reader, *work[0], bufs[0])
+        for i, (b, (r0, r1)) in enumerate(work):
+            view = pending.result()
+            if i + 1 < len(work):
+                pending = pool.submit(read_strip, stack.reader, *work[i + 1], bufs[(i + 1) % 2])
+            res = strip_statistics(view, {k: a[r0:r1] for k, a in results[b.name].items()})
+            n_frames[b.name] = int(res["n_frames"])
+            done_px += (r1 - r0) * b.shape[1]
+            now = stack.n_frames * done_px // total_px  # progress in frames
+            if progress is not None and now > reported:
+                progress(now - reported)
+            reported = now
+    del bufs
+    timings["stream"] = time.perf_counter() - t_read
+    stats = {}
+    for b in stack.bands:
+        a = results.pop(b.name)
+        nf = n_frames[b.name]
+        median = a.pop("median")
+        a.setdefault("count", np.broadcast_to(np.int64(nf), b.shape))
+        stats[b.name] = finalize_band(b.name, nf, dtype, a, median)
+    return stats
+
+
 def scan_stack(
     stack: Stack,
     params: RuleParams | None = None,
@@ -312,6 +368,18 @@ def scan_stack(
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     n = stack.n_frames
+    if block_frames is None and not extra_accumulators and collect_median(stack, median) \
+            and np.dtype(stack.dtype).kind in "iu":
+        budget = LOCAL_STRIP_BYTES if memory_limit is None else min(LOCAL_STRIP_BYTES,
+                                                                     int(memory_limit) // 2)
+        plans = plan_strips(stack, budget, 1)
+        if plans is not None:
+            stats = _strip_stats(stack, plans, progress, timings)
+            t_rules = time.perf_counter()
+            bands = classify_stats(stack, stats, params)
+            timings["rules"] = time.perf_counter() - t_rules
+            timings["total"] = time.perf_counter() - t0
+            return ScanResult.from_stack(stack, params, bands, timings)
     block_frames = block_frames or stack_block_frames(stack)
     band_bytes = sum(int(np.prod(b.shape)) for b in stack.bands) * stack.dtype.itemsize
     per_band_memory = None

@@ -402,7 +402,7 @@ def temporal_median_bitwise(frames, flip, prefix, nbits, cols, cnt_proto, out): 
         _bitwise_block(frames, r, c0, min(w, c0 + cols), flip, prefix, nbits, cnt_proto, out)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)  # nogil: the local engine reads the next strip meanwhile
 def moments_median_narrow(frames, ufr, flip, cols, cnt_proto, s1, s2, mn, mx, out):  # pragma: no cover
     """:func:`int_update_narrow` and :func:`temporal_median_bitwise` fused, block by block.
 

@@ -1,0 +1,139 @@
+"""Strips: a range of band rows over *every* frame, the unit of work when a reader reads rows.
+
+The streaming engines read frame after frame, so the exact median must keep every
+frame's pixels (a buffer, a spill file, the Dask engine's store) until the last one
+is in.  When the reader can read a range of rows alone (:attr:`Reader.reads_rows`:
+``.npy`` frames and stacks, HDF5 without compression filters), a strip holds all of
+its pixels' values at once: moments and exact median come from one fused pass
+(:func:`~badpix.stats.median.moments_and_median`), nothing is stored or merged, and
+a strip's memory is bounded whatever the number of frames.  Each file's bytes are
+still read once, in one read per strip.
+
+Both the local engine (strips one after another, the next read while the current
+one is computed) and the Dask engine (one task per strip) use this module.
+
+Example
+-------
+>>> import numpy as np, tempfile, pathlib
+>>> from badpix import open_stack
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> for i in range(5):
+...     np.save(d / f"f_{i}.npy", np.full((64, 8), i, np.uint16))
+>>> stack = open_stack(d)
+>>> plan = plan_strips(stack, 2**20, 1)
+>>> plan
+{'ch0': [(0, 32), (32, 64)]}
+>>> band = stack.bands[0]
+>>> buf = np.empty(strip_buffer_shape(stack, band, plan["ch0"][0]), stack.dtype)
+>>> out = strip_statistics(read_strip(stack.reader, band, plan["ch0"][0], buf))
+>>> out["n_frames"], float(out["median"][0, 0]), float(out["mean"][0, 0])
+(5, 2.0, 2.0)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ..io.base import Reader
+from ..layout import Band
+from ..stack import Stack
+from ..stats.median import moments_and_median
+from ..stats.moments import MomentAccumulator
+
+__all__ = ["STRIP_MIN_ROWS", "plan_strips", "read_strip", "strip_statistics"]
+
+#: a strip covers at least this many band rows (or the whole band): thinner strips
+#: would open every file many times for small reads, and the frame-streaming paths
+#: read each file once, whole
+STRIP_MIN_ROWS = 32
+#: band-size results of a strip (float data also has ``count``)
+STRIP_OUTPUTS = ("mean", "var", "std", "min", "max", "median")
+
+
+def strip_keys(dtype: np.dtype) -> tuple[str, ...]:
+    """The arrays a strip delivers: float data also has per-pixel counts."""
+    return STRIP_OUTPUTS + (("count",) if np.dtype(dtype).kind == "f" else ())
+
+
+def strip_dtypes(dtype: np.dtype) -> dict[str, np.dtype]:
+    """dtype of each strip result (as :meth:`MomentAccumulator.finalize` returns them)."""
+    exact = np.dtype(dtype) if np.dtype(dtype).kind in "iub" else np.dtype(np.float64)
+    return {k: exact if k in ("min", "max") else np.dtype(np.int64) if k == "count"
+            else np.dtype(np.float64) for k in strip_keys(dtype)}
+
+
+def plan_strips(stack: Stack, budget: int, nthreads: int) -> dict[str, list[tuple[int, int]]] | None:
+    """Row strips ``(r0, r1)`` of every band, or None when strips do not fit this input.
+
+    Strips need a reader that reads rows alone (:attr:`~badpix.io.base.Reader.reads_rows`),
+    at least :data:`STRIP_MIN_ROWS` rows (or the whole band) of every frame within
+    ``budget`` bytes, and no skipped frames (``skip_bad`` could drop a frame in one
+    strip only).  A band gets at least ``4 * nthreads`` strips when it is tall enough
+    (load balance), all of about the same height.
+    """
+    if stack.skip_bad or not getattr(stack.reader, "reads_rows", False):
+        return None
+    n = stack.n_frames
+    _, width, channels = stack.reader.frame_shape
+    itemsize = np.dtype(stack.dtype).itemsize
+    plans = {}
+    for b in stack.bands:
+        h, w = b.shape
+        # a band row spans row_step frame rows of every channel in the read buffer;
+        # a strip's results (6 arrays of at most 8 bytes) are held beside it
+        per_row = n * b.row_step * width * channels * itemsize + 8 * len(STRIP_OUTPUTS) * w
+        max_rows = budget // per_row
+        if max_rows < min(h, STRIP_MIN_ROWS):
+            return None
+        k = max(-(-h // max_rows), min(4 * max(1, nthreads), max(1, h // STRIP_MIN_ROWS)))
+        plans[b.name] = [(i * h // k, (i + 1) * h // k) for i in range(k)]
+    return plans
+
+
+def _frame_rows(band: Band, strip: tuple[int, int]) -> tuple[int, int]:
+    r0, r1 = strip
+    return band.rows[0] + r0 * band.row_step, band.rows[0] + (r1 - 1) * band.row_step + 1
+
+
+def strip_buffer_shape(stack_or_reader: Stack | Reader, band: Band, strip: tuple[int, int]
+                       ) -> tuple[int, ...]:
+    """Shape of the read buffer of ``strip``: ``(frames, frame rows, cols, channels)``."""
+    reader = getattr(stack_or_reader, "reader", stack_or_reader)
+    f0, f1 = _frame_rows(band, strip)
+    return (reader.n_frames, f1 - f0, *reader.frame_shape[1:])
+
+
+def read_strip(reader: Reader, band: Band, strip: tuple[int, int], buf: np.ndarray
+               ) -> np.ndarray:
+    """Read the frame rows of band rows ``strip`` of every frame into ``buf``; the band's view.
+
+    ``buf`` has at least :func:`strip_buffer_shape` elements (a larger scratch buffer is
+    cut to size); returns ``(frames, r1 - r0, band width)``.
+    """
+    shape = strip_buffer_shape(reader, band, strip)
+    buf = buf.reshape(-1)[:int(np.prod(shape))].reshape(shape)
+    f0, f1 = _frame_rows(band, strip)
+    reader.read_rows(0, reader.n_frames, (f0, f1), buf)
+    return dataclasses.replace(band, rows=(0, f1 - f0)).view(buf)  # band rows within buf
+
+
+def strip_statistics(view: np.ndarray, outs: dict[str, np.ndarray] | None = None
+                     ) -> dict[str, object]:
+    """Moments and exact median of a strip ``(frames, h, w)``: ``n_frames`` + :func:`strip_keys`.
+
+    With ``outs`` (arrays of the strip's shape, e.g. rows of band-size results) the
+    results are written there and returned as those arrays.
+    """
+    moments = MomentAccumulator(view.shape[1:], view.dtype)
+    outs = outs or {}
+    median = moments_and_median(view, moments, out=outs.get("median"))
+    fin = moments.finalize()
+    fin["median"] = median
+    result: dict[str, object] = {"n_frames": moments.n_frames}
+    for k in strip_keys(view.dtype):
+        if k in outs and k != "median":
+            outs[k][...] = fin[k]
+        result[k] = outs.get(k, fin[k])
+    return result
