@@ -340,10 +340,15 @@ def scan_stack(
     memory_limit
         Bytes the exact median may hold in memory across all bands (default: a
         quarter of the available memory); beyond it the median spills to a tile
-        store in ``workdir``.
+        store in ``workdir``.  Strips (below) hold two strips of at most half of it.
     block_frames
         Frames per block (default: about 64 MiB per block, at least two per decode
-        thread; :func:`stack_block_frames`).
+        thread; :func:`stack_block_frames`).  Given, the frames are always streamed.
+
+    Integer inputs whose reader reads rows alone (``.npy``, unfiltered HDF5) are
+    scanned in strips of rows over every frame when the median is collected and no
+    extra accumulator runs (:mod:`badpix.engine.strips`): same results, bit for bit,
+    without collecting the frames for the median.
     progress
         Called with the number of frames done after every block.
     extra_accumulators
