@@ -5,6 +5,7 @@ One cluster (2 worker processes, 1 thread each, loopback) serves the module.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 
@@ -82,22 +83,29 @@ def test_run_scan_accepts_client_and_layout_bands(client, tmp_path):
     assert_same_results(local, got, exact=True)
 
 
-def test_lost_worker_mid_scan_still_identical(client, int_stack, local_int):
-    pids = client.run(os.getpid)
-    victim = sorted(pids.values())[0]
+@contextlib.contextmanager
+def _one_worker_killed(client):
+    """A progress callback that SIGKILLs one worker after the first finished task, while
+    the others run; afterwards, checks it died and waits for the nanny's restart."""
+    victim = sorted(client.run(os.getpid).values())[0]
     killed = []
 
     def progress(_n: int) -> None:
-        if not killed:  # after the first finished chunk, while the others run
+        if not killed:
             os.kill(victim, signal.SIGKILL)
             killed.append(victim)
 
-    got = scan_stack_dask(open_stack(int_stack), client=client, frames_per_task=1,
-                          progress=progress)
+    yield progress
     assert killed
-    assert_same_results(local_int, got, exact=True)
     client.wait_for_workers(2, timeout=60)  # the nanny restarts it for the other tests
     assert victim not in client.run(os.getpid).values()
+
+
+def test_lost_worker_mid_scan_still_identical(client, int_stack, local_int):
+    with _one_worker_killed(client) as progress:
+        got = scan_stack_dask(open_stack(int_stack), client=client, frames_per_task=1,
+                              progress=progress)
+    assert_same_results(local_int, got, exact=True)
 
 
 def test_workdir_must_exist(client, int_stack, tmp_path):
@@ -361,23 +369,12 @@ def test_strip_tasks_survive_a_lost_worker(client, tmp_path):
     write_stack(d, 23, shape=(640, 16, 1), seed=7)
     local = scan_stack(open_stack(d))
     row = 23 * 16 * 2 + 6 * 8 * 16
-    pids = client.run(os.getpid)
-    victim = sorted(pids.values())[0]
-    killed = []
-
-    def progress(_n: int) -> None:
-        if not killed:  # after the first finished strip, while the others run
-            os.kill(victim, signal.SIGKILL)
-            killed.append(victim)
-
-    with distributed.get_task_stream(client=client) as ts:
+    with _one_worker_killed(client) as progress, \
+            distributed.get_task_stream(client=client) as ts:
         got = scan_stack_dask(open_stack(d), client=client, memory_limit=2 * 32 * row,
                               progress=progress)
-    assert killed
     assert _task_kinds(ts)["strip"] >= 20  # 20 strips of 32 rows, and the lost ones again
     assert_same_results(local, got, exact=True)
-    client.wait_for_workers(2, timeout=60)
-    assert victim not in client.run(os.getpid).values()
 
 
 def test_strips_forced_on_an_input_that_cannot(client, tall_stack):

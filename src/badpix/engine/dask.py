@@ -95,6 +95,7 @@ from .result import ScanResult
 from .strips import (
     STRIP_MIN_ROWS,
     STRIP_OUTPUTS,
+    band_stats_from_strips,
     plan_strips,
     read_strip,
     strip_buffer_shape,
@@ -285,6 +286,14 @@ def _merge_into(acc: dict[str, Any], other: dict[str, Any]) -> None:
 
 #: a RAM-backed folder for the median store of a cluster on this machine
 SHM_DIR = "/dev/shm"
+
+
+def _in_shm(path: str | os.PathLike | None) -> bool:
+    """True for :data:`SHM_DIR` and the folders in it."""
+    if path is None:
+        return False
+    real, shm = os.path.realpath(path), os.path.realpath(SHM_DIR)
+    return real == shm or real.startswith(shm + os.sep)
 
 
 def default_store_dir(client, nbytes: int) -> str | None:
@@ -499,7 +508,7 @@ def _scan_strips(stack: Stack, params: RuleParams, client: Any,
     """
     from distributed import as_completed
 
-    from .local import classify_stats, finalize_band
+    from .local import classify_stats
 
     token = uuid.uuid4().hex[:12]
     dtype = np.dtype(stack.dtype)
@@ -556,14 +565,8 @@ def _scan_strips(stack: Stack, params: RuleParams, client: Any,
             arrays = {name: {k: np.load(p, mmap_mode="c").view(np.ndarray)
                              for k, p in paths.items()} for name, paths in files.items()}
         t_rules = time.perf_counter()
-        stats = {}
-        for b in bands:
-            a = arrays[b.name]
-            n = n_frames[b.name]
-            moments = {"count": a["count"] if "count" in a
-                       else np.broadcast_to(np.int64(n), b.shape), **a}
-            stats[b.name] = finalize_band(b.name, n, dtype, moments, a.pop("median"))
-        del arrays
+        stats = {b.name: band_stats_from_strips(b, n_frames[b.name], dtype, arrays.pop(b.name))
+                 for b in bands}
         results = classify_stats(stack, stats, params)
         timings["rules"] = time.perf_counter() - t_rules
     finally:
@@ -671,10 +674,8 @@ def scan_stack_dask(
         if workdir is None:
             out_bytes = sum(int(np.prod(b.shape)) for b in bands) * 8 * len(STRIP_OUTPUTS)
             workdir = default_store_dir(client, out_bytes)
-        real, shm = os.path.realpath(workdir) if workdir else "", os.path.realpath(SHM_DIR)
-        share = real == shm or real.startswith(shm + os.sep)
         results = _scan_strips(stack, params, client, plans, numba_threads, progress,
-                               os.fspath(workdir) if share else None, timings)
+                               os.fspath(workdir) if _in_shm(workdir) else None, timings)
         timings["total"] = time.perf_counter() - t0
         return ScanResult.from_stack(stack, params, results, timings)
     token = uuid.uuid4().hex[:12]
@@ -689,8 +690,7 @@ def scan_stack_dask(
             raise OutputError(f"{workdir}: cannot create the median store "
                               f"({exc.strerror})") from None
     # states and medians through files in RAM when the store is there (see _SharedMoments)
-    share = tmp is not None and os.path.realpath(tmp).startswith(
-        os.path.realpath(SHM_DIR) + os.sep)
+    share = tmp is not None and _in_shm(tmp)
     futures: list[Any] = []
     try:
         seen = {} if tmp is None else client.run(os.path.isdir, os.fspath(tmp))

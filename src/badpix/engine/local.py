@@ -29,7 +29,14 @@ from ..stats.base import Accumulator, AccumulatorFactory
 from ..stats.median import MedianCollector
 from ..stats.moments import MomentAccumulator
 from .result import BandResult, ScanResult
-from .strips import plan_strips
+from .strips import (
+    band_stats_from_strips,
+    plan_strips,
+    read_strip,
+    strip_buffer_shape,
+    strip_dtypes,
+    strip_statistics,
+)
 
 ProgressCallback = Callable[[int], None]
 
@@ -265,8 +272,7 @@ def classify_stats(stack: Stack, stats: dict[str, BandStats], params: RuleParams
 
 
 #: bytes of frames per strip in the local engine; two strips are in memory (one is read
-#: while the other is computed).  Larger strips gained nothing: the fused kernel works
-#: on L2-sized blocks either way
+#: while the other is computed), as much as the Dask engine's default per task
 LOCAL_STRIP_BYTES = 256 * 2**20
 
 
@@ -279,8 +285,6 @@ def _strip_stats(stack: Stack, plans: dict[str, list[tuple[int, int]]],
     moments-and-median kernel (numba threads, GIL released) computes the current one.
     Integer results are those of the streaming path, bit for bit.
     """
-    from .strips import read_strip, strip_buffer_shape, strip_dtypes, strip_statistics
-
     dtype = np.dtype(stack.dtype)
     work = [(b, s) for b in stack.bands for s in plans[b.name]]
     size = max(int(np.prod(strip_buffer_shape(stack, b, s))) for b, s in work)
@@ -308,14 +312,8 @@ def _strip_stats(stack: Stack, plans: dict[str, list[tuple[int, int]]],
             reported = now
     del bufs
     timings["stream"] = time.perf_counter() - t_read
-    stats = {}
-    for b in stack.bands:
-        a = results.pop(b.name)
-        nf = n_frames[b.name]
-        median = a.pop("median")
-        a.setdefault("count", np.broadcast_to(np.int64(nf), b.shape))
-        stats[b.name] = finalize_band(b.name, nf, dtype, a, median)
-    return stats
+    return {b.name: band_stats_from_strips(b, n_frames[b.name], dtype, results.pop(b.name))
+            for b in stack.bands}
 
 
 def scan_stack(
@@ -344,11 +342,6 @@ def scan_stack(
     block_frames
         Frames per block (default: about 64 MiB per block, at least two per decode
         thread; :func:`stack_block_frames`).  Given, the frames are always streamed.
-
-    Integer inputs whose reader reads rows alone (``.npy``, unfiltered HDF5) are
-    scanned in strips of rows over every frame when the median is collected and no
-    extra accumulator runs (:mod:`badpix.engine.strips`): same results, bit for bit,
-    without collecting the frames for the median.
     progress
         Called with the number of frames done after every block.
     extra_accumulators
@@ -359,6 +352,13 @@ def scan_stack(
     median
         Collect the exact temporal median (and run the OUTLIER rule); ``None``:
         for every input but photo series (:func:`collect_median`).
+
+    Notes
+    -----
+    Integer inputs whose reader reads rows alone (``.npy``, unfiltered HDF5) are
+    scanned in strips of rows over every frame when the median is collected and no
+    extra accumulator runs (:mod:`badpix.engine.strips`): same results, bit for bit,
+    without collecting the frames for the median.
 
     Examples
     --------

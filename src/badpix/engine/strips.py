@@ -39,10 +39,12 @@ import numpy as np
 from ..io.base import Reader
 from ..layout import Band
 from ..stack import Stack
+from ..stats.bandstats import BandStats
 from ..stats.median import moments_and_median
 from ..stats.moments import MomentAccumulator
 
-__all__ = ["STRIP_MIN_ROWS", "plan_strips", "read_strip", "strip_statistics"]
+__all__ = ["STRIP_MIN_ROWS", "band_stats_from_strips", "plan_strips", "read_strip",
+           "strip_statistics"]
 
 #: a strip covers at least this many band rows (or the whole band): thinner strips
 #: would open every file many times for small reads, and the frame-streaming paths
@@ -137,3 +139,13 @@ def strip_statistics(view: np.ndarray, outs: dict[str, np.ndarray] | None = None
             outs[k][...] = fin[k]
         result[k] = outs.get(k, fin[k])
     return result
+
+
+def band_stats_from_strips(band: Band, n_frames: int, dtype: np.dtype,
+                           arrays: dict[str, np.ndarray]) -> BandStats:
+    """A band's :class:`BandStats` from its strips' results assembled into band-size arrays."""
+    from .local import finalize_band  # the engines import this module
+
+    moments = {k: v for k, v in arrays.items() if k != "median"}
+    moments.setdefault("count", np.broadcast_to(np.int64(n_frames), band.shape))
+    return finalize_band(band.name, n_frames, dtype, moments, arrays["median"])

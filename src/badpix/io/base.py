@@ -175,7 +175,7 @@ class Reader(ABC):
         return out
 
     #: True when :meth:`read_rows` reads only the rows asked for (not whole frames): the
-    #: Dask engine then gives each task a strip of rows over all frames (no frame store)
+    #: engines then work on strips of rows over all frames (:mod:`badpix.engine.strips`)
     reads_rows: ClassVar[bool] = False
 
     def read_rows(self, start: int, stop: int, rows: tuple[int, int], out: np.ndarray

@@ -321,21 +321,7 @@ class Hdf5Reader(Reader):
 
     def read_frames(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
         """Read frames ``[start, stop)``: one h5py slice per part, straight into ``out``."""
-        n = stop - start
-        out = self.block_buffer(n, out)
-        pos = 0
-        first = int(np.searchsorted(self._offsets, start, side="right")) - 1
-        for part in range(max(first, 0), len(self._counts)):
-            lo, hi = int(self._offsets[part]), int(self._offsets[part + 1])
-            if lo >= stop:
-                break
-            a, b = max(start, lo) - lo, min(stop, hi) - lo
-            if b <= a:
-                continue
-            dst = out[pos:pos + (b - a)]
-            self._read_part(part, a, b, dst)
-            pos += b - a
-        return out
+        return self._read_block(start, stop, self.block_buffer(stop - start, out), None)
 
     def read_rows(self, start: int, stop: int, rows: tuple[int, int], out: np.ndarray
                   ) -> np.ndarray:
@@ -344,6 +330,11 @@ class Hdf5Reader(Reader):
         :attr:`reads_rows` is True when no part is compressed or filtered (HDF5 then
         reads only those rows); the result is right either way.
         """
+        return self._read_block(start, stop, out, rows)
+
+    def _read_block(self, start: int, stop: int, out: np.ndarray,
+                    rows: tuple[int, int] | None) -> np.ndarray:
+        """Frames ``[start, stop)`` (all rows, or ``rows``) part by part into ``out``."""
         pos = 0
         first = int(np.searchsorted(self._offsets, start, side="right")) - 1
         for part in range(max(first, 0), len(self._counts)):

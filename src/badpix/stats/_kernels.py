@@ -43,6 +43,18 @@ def pixel_chunks(h: int, w: int, pixels: int = CHUNK_PIXELS) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- integer moments
 
+@njit(inline="always")
+def _add_narrow(row, a1, a2, amn, amx):  # pragma: no cover - numba
+    """Add one contiguous row of 8/16-bit values to compact sums, min and max."""
+    for c in range(row.shape[0]):
+        v = row[c]
+        iv = np.int64(v)
+        a1[c] += iv
+        a2[c] += np.uint64(iv * iv)
+        amn[c] = min(amn[c], v)
+        amx[c] = max(amx[c], v)
+
+
 @njit(parallel=True, cache=True)
 def int_update_narrow(frames, chunks, s1, s2, mn, mx):  # pragma: no cover - numba
     """Sums for 8/16-bit data into compact 32/64-bit accumulators.
@@ -62,17 +74,7 @@ def int_update_narrow(frames, chunks, s1, s2, mn, mx):  # pragma: no cover - num
                 src = frames[f, r, c0:c1]
                 for c in range(c1 - c0):
                     row[c] = src[c]
-                a1 = s1[r, c0:c1]
-                a2 = s2[r, c0:c1]
-                amn = mn[r, c0:c1]
-                amx = mx[r, c0:c1]
-                for c in range(c1 - c0):
-                    v = row[c]
-                    iv = np.int64(v)
-                    a1[c] += iv
-                    a2[c] += np.uint64(iv * iv)
-                    amn[c] = min(amn[c], v)
-                    amx[c] = max(amx[c], v)
+                _add_narrow(row, s1[r, c0:c1], s2[r, c0:c1], mn[r, c0:c1], mx[r, c0:c1])
 
 
 @njit(parallel=True, cache=True)
@@ -423,21 +425,13 @@ def moments_median_narrow(frames, ufr, flip, cols, cnt_proto, s1, s2, mn, mx, ou
         c1 = min(w, c0 + cols)
         m = c1 - c0
         row = np.empty(m, frames.dtype)
-        a1 = s1[r, c0:c1]
-        a2 = s2[r, c0:c1]
         amn = mn[r, c0:c1]
         amx = mx[r, c0:c1]
         for f in range(n):
             src = frames[f, r, c0:c1]
             for c in range(m):
                 row[c] = src[c]  # contiguous first: see int_update_narrow
-            for c in range(m):
-                v = row[c]
-                iv = np.int64(v)
-                a1[c] += iv
-                a2[c] += np.uint64(iv * iv)
-                amn[c] = min(amn[c], v)
-                amx[c] = max(amx[c], v)
+            _add_narrow(row, s1[r, c0:c1], s2[r, c0:c1], amn, amx)
         lo = np.int64(amn[0])
         hi = np.int64(amx[0])
         for c in range(1, m):
