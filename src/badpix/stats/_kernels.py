@@ -425,13 +425,15 @@ def moments_median_narrow(frames, ufr, flip, cols, cnt_proto, s1, s2, mn, mx, ou
         c1 = min(w, c0 + cols)
         m = c1 - c0
         row = np.empty(m, frames.dtype)
+        a1 = s1[r, c0:c1]
+        a2 = s2[r, c0:c1]
         amn = mn[r, c0:c1]
         amx = mx[r, c0:c1]
         for f in range(n):
             src = frames[f, r, c0:c1]
             for c in range(m):
                 row[c] = src[c]  # contiguous first: see int_update_narrow
-            _add_narrow(row, s1[r, c0:c1], s2[r, c0:c1], amn, amx)
+            _add_narrow(row, a1, a2, amn, amx)
         lo = np.int64(amn[0])
         hi = np.int64(amx[0])
         for c in range(1, m):
