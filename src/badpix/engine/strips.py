@@ -75,7 +75,7 @@ def plan_strips(stack: Stack, budget: int, nthreads: int) -> dict[str, list[tupl
     strip only).  A band gets at least ``4 * nthreads`` strips when it is tall enough
     (load balance), all of about the same height.
     """
-    if stack.skip_bad or not getattr(stack.reader, "reads_rows", False):
+    if stack.skip_bad or not stack.reader.reads_rows:
         return None
     n = stack.n_frames
     _, width, channels = stack.reader.frame_shape

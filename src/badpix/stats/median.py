@@ -83,10 +83,7 @@ def temporal_median(frames: np.ndarray, out: np.ndarray | None = None) -> np.nda
     if frames.ndim != 3:
         raise ParameterError(f"frames must be (n, h, w), got shape {frames.shape}")
     n, h, w = frames.shape
-    if out is None:
-        out = np.empty((h, w), np.float64)
-    elif out.shape != (h, w) or out.dtype != np.float64:
-        raise ParameterError(f"out must be float64 {(h, w)}, got {out.dtype} {out.shape}")
+    out = _median_out(out, (h, w))
     if n == 0 or h == 0 or w == 0:
         out.fill(np.nan)
         return out
@@ -106,18 +103,33 @@ def temporal_median(frames: np.ndarray, out: np.ndarray | None = None) -> np.nda
 _BITWISE_TASK_BYTES = 256 * 1024
 
 
-def _median_small_int(frames: np.ndarray, out: np.ndarray) -> None:
-    """8/16-bit integers: bitwise rank search over only the bits the data's range uses."""
+def _median_out(out: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
+    """``out`` checked to be float64 of ``shape``, or a new such array."""
+    if out is None:
+        return np.empty(shape, np.float64)
+    if out.shape != shape or out.dtype != np.float64:
+        raise ParameterError(f"out must be float64 {shape}, got {out.dtype} {out.shape}")
+    return out
+
+
+def _bitwise_args(frames: np.ndarray) -> tuple[np.ndarray, int, int, np.ndarray]:
+    """``(unsigned view, flip, cols, counter)`` of the bitwise search of 8/16-bit ``frames``."""
     n = frames.shape[0]
     itemsize = frames.dtype.itemsize
     flip = -int(np.iinfo(frames.dtype).min)  # signed -> offset binary (unsigned order)
     unsigned = frames.view(np.dtype(f"u{itemsize}")) if flip else frames
+    cols = max(64, _BITWISE_TASK_BYTES // max(1, n * itemsize)) // 64 * 64
+    counter = np.zeros(1, np.uint8 if n < 256 else np.uint16 if n < 65536 else np.uint32)
+    return unsigned, flip, cols, counter
+
+
+def _median_small_int(frames: np.ndarray, out: np.ndarray) -> None:
+    """8/16-bit integers: bitwise rank search over only the bits the data's range uses."""
+    unsigned, flip, cols, counter = _bitwise_args(frames)
     lo = int(frames.min()) + flip
     hi = int(frames.max()) + flip
     nbits = (lo ^ hi).bit_length()  # bits above are common to every value
     prefix = (lo >> nbits) << nbits
-    cols = max(64, _BITWISE_TASK_BYTES // max(1, n * itemsize)) // 64 * 64
-    counter = np.zeros(1, np.uint8 if n < 256 else np.uint16 if n < 65536 else np.uint32)
     K.temporal_median_bitwise(unsigned, flip, prefix, nbits, cols, counter, out)
 
 
@@ -145,16 +157,8 @@ def moments_and_median(frames: np.ndarray, moments: MomentAccumulator,
     if state is None:
         moments.update(frames)
         return temporal_median(frames, out=out)
-    h, w = moments.shape
-    if out is None:
-        out = np.empty((h, w), np.float64)
-    elif out.shape != (h, w) or out.dtype != np.float64:
-        raise ParameterError(f"out must be float64 {(h, w)}, got {out.dtype} {out.shape}")
-    itemsize = frames.dtype.itemsize
-    flip = -int(np.iinfo(frames.dtype).min)
-    unsigned = frames.view(np.dtype(f"u{itemsize}"))
-    cols = max(64, _BITWISE_TASK_BYTES // max(1, n * itemsize)) // 64 * 64
-    counter = np.zeros(1, np.uint8 if n < 256 else np.uint16 if n < 65536 else np.uint32)
+    out = _median_out(out, moments.shape)
+    unsigned, flip, cols, counter = _bitwise_args(frames)
     K.moments_median_narrow(frames, unsigned, flip, cols, counter, *state, out)
     return out
 
