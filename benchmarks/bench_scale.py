@@ -6,9 +6,10 @@ Prints, in one run:
    ``badpix scan --memory-limit 1GB`` in a child process; peak RSS from
    ``getrusage(RUSAGE_CHILDREN)`` (the kernel's high-water mark, not sampled);
 2. frames/s of the local engine vs a 1-worker and a 2-worker ``LocalCluster``
-   (processes, 1 thread each; cluster start-up and warm-up excluded for both, cluster
-   runs interleaved so that load drift hits both alike) on a ``--scale-gb`` stack
-   (default: the same 4 GB stack as [1]), with the load average;
+   (processes, 1 thread each, started as ``badpix scan --workers N`` starts them:
+   :func:`badpix.engine.dask.dask_client`; cluster start-up and warm-up excluded for
+   both, cluster runs interleaved so that load drift hits both alike) on a
+   ``--scale-gb`` stack (default: the same 4 GB stack as [1]), with the load average;
 3. the exact temporal median (the engines' kernel, in memory and tiled from a
    frame store on disk) vs ``np.median`` on a stack that fits: ratio and equality.
 
@@ -75,11 +76,9 @@ def bench_scaling(folder: Path, repeats: int, strips: bool | None = None
     """
     import contextlib
 
-    from distributed import Client, LocalCluster
-
     from badpix import open_stack
     from badpix.engine import scan_stack
-    from badpix.engine.dask import scan_stack_dask
+    from badpix.engine.dask import dask_client, scan_stack_dask
 
     n = open_stack(folder).n_frames
     names = {0: "local engine (2 numba threads)", 1: "dask, 1 worker(s) x 1 thread",
@@ -87,11 +86,8 @@ def bench_scaling(folder: Path, repeats: int, strips: bool | None = None
     times: dict[int, list[tuple[float, float]]] = {k: [] for k in names}
     with contextlib.ExitStack() as stack:
         clients = {}
-        for workers in (1, 2):
-            cl = stack.enter_context(LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                dashboard_address="127.0.0.1:0", silence_logs=50))
-            clients[workers] = stack.enter_context(Client(cl))
+        for workers in (1, 2):  # the clusters of `badpix scan --workers 1|2`
+            clients[workers] = stack.enter_context(dask_client(workers=workers))
 
         def run(k: int):
             if k == 0:

@@ -14,7 +14,7 @@ import pytest
 
 from badpix import open_stack
 from badpix.engine import run_scan, scan_stack
-from badpix.engine.dask import scan_stack_dask
+from badpix.engine.dask import LOCAL_CLUSTER_CONFIG, dask_client, scan_stack_dask
 from badpix.errors import OutputError
 
 from ._util import assert_same_results, write_stack
@@ -26,11 +26,21 @@ pytestmark = pytest.mark.timeout(300)
 
 @pytest.fixture(scope="module")
 def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address="127.0.0.1:0",
-                                  silence_logs=50) as cluster, \
-            distributed.Client(cluster) as c:
+    with dask_client(workers=2) as c:  # the CLI's --workers 2 cluster
         yield c
+
+
+def test_local_cluster_runs_without_profiler_and_with_slow_ticks(client):
+    import dask
+
+    keys = list(LOCAL_CLUSTER_CONFIG)
+    workers = client.run(lambda: [dask.config.get(k) for k in keys])
+    assert len(workers) == 2
+    for got in workers.values():  # worker processes: the nannies passed the settings on
+        assert got == [False, "1s", "2s"]
+    ticks = client.run(lambda dask_worker: dask_worker._tick_interval)
+    assert set(ticks.values()) == {1.0}
+    assert client.run_on_scheduler(lambda dask_scheduler: dask_scheduler._tick_interval) == 1.0
 
 
 @pytest.fixture(scope="module")
