@@ -28,6 +28,23 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from .._version import __version__
+
+        typer.echo(f"badpix {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the badpix version and exit."),
+) -> None:
+    # no docstring: the app's help text above is what ``badpix --help`` shows
+    pass
+
+
 def _register_all() -> None:
     modules = []
     for info in pkgutil.iter_modules(__path__):

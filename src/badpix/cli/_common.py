@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import sys
+import threading
 from collections.abc import Callable, Iterator
 
 import click
@@ -29,27 +32,121 @@ EXIT_BAD_INPUT = 2
 QuietOption = typer.Option(False, "--quiet", "-q", help="No progress bar or chatter.")
 
 
-def run_app(app: typer.Typer, argv: list[str]) -> int:
-    """Run the Typer app; user errors become one line on stderr and exit code 2."""
-    try:
-        app(args=argv, prog_name="badpix", standalone_mode=False)
-    except BadpixError as exc:
-        console.print(f"[bold red]badpix: error:[/] {exc}", soft_wrap=True)
-        return EXIT_BAD_INPUT
-    except click.exceptions.Abort:
-        console.print("badpix: aborted")
-        return 130
-    except click.exceptions.ClickException as exc:
+def _click_exception_classes() -> tuple[type[BaseException], ...]:
+    """The ``ClickException`` classes the installed typer really raises.
+
+    typer >= 0.22 vendors its own click (``typer._click``), older typer uses
+    ``click`` itself; so ``click.ClickException`` alone may catch nothing.  The
+    public ``typer.BadParameter`` derives from whichever one typer uses, so its
+    bases name the right class without a private module path.
+    """
+    found = [cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "ClickException"]
+    found.append(click.exceptions.ClickException)
+    return tuple(dict.fromkeys(found))
+
+
+_CLICK_ERRORS = _click_exception_classes()
+_EXITS = tuple(dict.fromkeys((typer.Exit, click.exceptions.Exit)))
+_ABORTS = tuple(dict.fromkeys((typer.Abort, click.exceptions.Abort)))
+
+
+def _show_click_error(exc: BaseException) -> int:
+    """Print a click/typer error as one line (+ the help hint); return its exit code."""
+    code = int(getattr(exc, "exit_code", 1))
+    ctx = getattr(exc, "ctx", None)
+    if "NoArgsIsHelp" in type(exc).__name__:  # bare ``badpix``: the help text is the message
         exc.show()
-        return exc.exit_code
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except KeyboardInterrupt:
-        console.print("badpix: interrupted")
+        return code
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    console.print(Text("badpix: error: ", style="bold red") + Text(message), soft_wrap=True)
+    if ctx is not None and getattr(ctx, "help_option_names", None):
+        console.print(f"Try '{ctx.command_path} {ctx.help_option_names[0]}' for help.",
+                      markup=False, soft_wrap=True)
+    return code
+
+
+class _Interrupted:
+    """SIGINT handler that remembers it fired, then raises ``KeyboardInterrupt``.
+
+    typer turns ``KeyboardInterrupt`` into a silent exit code 130; the flag lets
+    :func:`run_app` still say why it stopped.  Cleanup (staging folders, temp
+    files) runs as usual because the exception unwinds every ``finally``.
+    """
+
+    def __init__(self) -> None:
+        self.fired = False
+
+    def __call__(self, signum, frame) -> None:
+        self.fired = True
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _watch_sigint() -> Iterator[_Interrupted]:
+    flag = _Interrupted()
+    # only replace Python's default handler, and only where signals can be set
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield flag
+        return
+    signal.signal(signal.SIGINT, flag)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so the exit flush stays silent."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+def run_app(app: typer.Typer, argv: list[str]) -> int:
+    """Run the Typer app and return the process exit code.
+
+    User errors become one line on stderr and exit code 2: a
+    :class:`~badpix.errors.BadpixError` as ``badpix: error: ...``, a usage error
+    (unknown option or command, missing or invalid argument) as
+    ``badpix: error: ...`` plus ``Try 'badpix CMD --help' for help.``.  Ctrl-C
+    prints ``badpix: interrupted`` and gives 130; a closed pipe is quiet.
+
+    Examples
+    --------
+    >>> from badpix.cli import app
+    >>> run_app(app, ["--version"])  # doctest: +ELLIPSIS
+    badpix ...
+    0
+    """
+    code = 0
+    with _watch_sigint() as interrupted:
+        try:
+            # standalone_mode=False: errors come to us instead of typer's rich panels
+            rv = app(args=argv, prog_name="badpix", standalone_mode=False)
+            code = rv if isinstance(rv, int) else 0
+        except BadpixError as exc:
+            console.print(Text("badpix: error: ", style="bold red") + Text(str(exc)),
+                          soft_wrap=True)
+            code = EXIT_BAD_INPUT
+        except _CLICK_ERRORS as exc:
+            code = _show_click_error(exc)
+        except _EXITS as exc:
+            code = int(getattr(exc, "exit_code", 0) or 0)
+        except _ABORTS:
+            interrupted.fired = True
+        except KeyboardInterrupt:
+            interrupted.fired = True
+        except BrokenPipeError:
+            _quiet_stdout()
+            return 0
+        except SystemExit as exc:  # typer exits itself on a broken pipe
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    if interrupted.fired:
+        with contextlib.suppress(OSError):
+            console.print("badpix: interrupted")
         return 130
-    except BrokenPipeError:
-        return 0
-    return 0
+    return code
 
 
 class _RateColumn(ProgressColumn):

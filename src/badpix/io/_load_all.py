@@ -11,4 +11,5 @@ from . import tiff  # noqa: F401
 from . import hdf5  # noqa: F401
 from . import zarrstore  # noqa: F401
 from . import geotiff  # noqa: F401
+from . import raw  # noqa: F401 - camera RAW (rawpy); its suffixes are its own
 # isort: on

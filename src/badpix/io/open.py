@@ -9,6 +9,49 @@ from pathlib import Path
 from ..errors import InputError
 from .base import Reader, reader_registry, resolve_inputs, split_dataset_path
 
+#: what each reader reads and the modules it imports, for messages and ``badpix doctor``
+READER_NEEDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "npy-frames": ("NumPy .npy frames", ()),
+    "npy-stack": ("a NumPy .npy stack", ()),
+    "image": ("PNG/JPEG/BMP images", ("PIL",)),
+    "tiff": ("TIFF", ("tifffile",)),
+    "geotiff": ("GeoTIFF", ("rasterio",)),
+    "hdf5": ("HDF5", ("h5py", "hdf5plugin")),
+    "zarr": ("zarr stores", ("zarr",)),
+    "raw": ("camera RAW", ("rawpy",)),
+}
+#: import name -> the name ``pip install`` wants, where they differ
+PIP_NAMES = {"PIL": "pillow"}
+
+
+def missing_package_error(format_name: str, paths: Sequence[Path], where: str | os.PathLike,
+                          module: str) -> InputError:
+    """The one-line error for files whose reader needs a package that is not installed.
+
+    >>> str(missing_package_error("raw", [Path("p/a.nef"), Path("p/b.nef")], "p", "rawpy"))
+    'p: 2 .nef files found: camera RAW needs rawpy (pip install rawpy)'
+    """
+    counts: dict[str, int] = {}
+    for p in paths:
+        suffix = p.suffix.lower() or "(no suffix)"
+        counts[suffix] = counts.get(suffix, 0) + 1
+    found = " and ".join(f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+    found += " file found" if len(paths) == 1 else " files found"
+    top = module.split(".")[0]
+    package = PIP_NAMES.get(top, top)
+    kind = READER_NEEDS.get(format_name, (format_name, ()))[0]
+    return InputError(where, f"{found}: {kind} needs {package} (pip install {package})")
+
+
+def _where(source, paths: Sequence[Path]) -> str | Path:
+    """What an error message names: the one file, the folder/pattern given, or the folder."""
+    if len(paths) == 1:
+        return paths[0]
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source)
+    parents = {p.parent for p in paths}
+    return parents.pop() if len(parents) == 1 else paths[0]
+
 
 def open_reader(
     source: str | os.PathLike | Sequence[str | os.PathLike],
@@ -46,9 +89,14 @@ def open_reader(
             names = sorted({c.format_name for c in reader_registry()})
             raise InputError(None, f"unknown format {format!r}; known: {', '.join(names)}")
     suffixes = sorted({p.suffix.lower() or "(none)" for p in paths})
+    where = _where(source, paths)
     for cls in candidates:
-        if cls.can_open(paths, dataset):
-            return cls(paths, dataset=dataset, skip_bad=skip_bad, **options)
-    where: str | Path = paths[0] if len(paths) == 1 else os.fspath(source)
+        try:
+            if cls.can_open(paths, dataset):
+                return cls(paths, dataset=dataset, skip_bad=skip_bad, **options)
+        except ModuleNotFoundError as exc:
+            # a reader's package is missing from this installation: say which, for which files
+            raise missing_package_error(cls.format_name, paths, where,
+                                        exc.name or "?") from None
     raise InputError(where, f"no reader for files of type {', '.join(suffixes)}"
                      + (f" with dataset {dataset!r}" if dataset else ""))
