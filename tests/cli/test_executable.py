@@ -57,7 +57,7 @@ def test_version():
 
 def test_help_of_every_command():
     names = command_names()
-    assert {"scan", "demo", "synth", "report"} <= set(names)
+    assert {"scan", "demo", "doctor", "synth", "report"} <= set(names)
     # started together: the two cores overlap the interpreter start-ups
     procs = {name: subprocess.Popen([str(BADPIX), *name.split(), "--help"],
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -171,3 +171,38 @@ def test_missing_h5py_names_the_file_and_the_package(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().splitlines() == [
         f"badpix: error: {f}: 1 .h5 file found: HDF5 needs h5py (pip install h5py)"]
+
+
+def test_doctor_reports_versions_numba_and_readers():
+    import numba
+    import numpy
+
+    proc = badpix("doctor")
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    text = proc.stdout
+    for needle in (f"badpix              {__version__}", f"numpy               {numpy.__version__}",
+                   f"numba               {numba.__version__}", "GDAL ", "HDF5 ", "LibRaw ",
+                   "threading layer", "kernel cache"):
+        assert needle in text, (needle, text)
+    layer = next(line for line in text.splitlines() if "threading layer" in line).split()[-1]
+    assert layer in {"tbb", "omp", "workqueue"}, text
+    assert "(writable)" in text  # the test venv's cache folder is ours
+    assert "camera RAW: available" in text and "HDF5: available" in text
+
+
+def test_doctor_names_a_missing_reader_package():
+    proc = _run_without("rawpy", "doctor")
+    assert proc.returncode == 0, proc.stderr
+    assert "camera RAW: missing: pip install rawpy" in proc.stdout
+    assert "rawpy               not installed" not in proc.stdout  # the wheel is there ...
+    assert "(LibRaw cannot be loaded)" in proc.stdout  # ... but cannot be imported
+
+
+def test_doctor_warm_times_the_kernels():
+    proc = badpix("doctor", "--warm", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    warmed = lines[lines.index("kernels warmed") + 1:]
+    assert [line.split()[0] for line in warmed] == ["uint16", "float32", "8-bit", "total"]
+    assert all(line.endswith(" s") and float(line.split()[-2]) >= 0 for line in warmed)
