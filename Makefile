@@ -2,8 +2,14 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
+# Exact versions of every dependency, tested together (see its header); CONSTRAINTS= for none.
+# PYTEST_ARGS=tests/cli runs part of the suite in make test / make test-latest
+CONSTRAINTS ?= requirements/constraints.txt
+PIN := $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
+# a separate venv for the newest versions the ranges in pyproject.toml allow
+LATEST := .venv-latest
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test test-latest constraints lint bench clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -11,15 +17,41 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 install: $(BIN)/python
-	$(BIN)/python -m pip install -q -e .
+	$(BIN)/python -m pip install -q $(PIN) -e .
 
 demo: install
 	$(BIN)/badpix demo
 
+# CI runs this one: the pinned set of requirements/constraints.txt
 test: $(BIN)/python
-	$(BIN)/python -m pip install -q -e ".[test,peer]"
+	$(BIN)/python -m pip install -q $(PIN) -e ".[test,peer]"
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# the newest releases the ranges allow: finds a dependency release that breaks us before users do
+test-latest:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
+	test -x $(LATEST)/bin/python || $(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install -q --upgrade pip
+	$(LATEST)/bin/python -m pip install -q --upgrade --upgrade-strategy eager -e ".[test,peer]"
+	$(LATEST)/bin/python -m pip freeze --exclude-editable > $(LATEST)/versions.txt
+	diff $(CONSTRAINTS) $(LATEST)/versions.txt | grep '^[<>] [A-Za-z]' || true
+	$(LATEST)/bin/ruff check src tests benchmarks
+	$(LATEST)/bin/python -m pytest -q $(PYTEST_ARGS)
+
+# regenerate the pins from a fresh venv with the newest allowed versions; then run make test
+constraints:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
+	rm -rf .venv-constraints
+	$(PYTHON) -m venv .venv-constraints
+	.venv-constraints/bin/python -m pip install -q --upgrade pip
+	.venv-constraints/bin/python -m pip install -q -e ".[test,peer]"
+	mkdir -p requirements
+	{ sed -n '/^#/p' requirements/constraints.txt 2>/dev/null | grep -v '^# generated' ; \
+	  echo "# generated $$(date -u +%Y-%m-%d) with $$(.venv-constraints/bin/python --version)"; \
+	  .venv-constraints/bin/python -m pip freeze --exclude-editable; } > requirements/constraints.txt.new
+	mv requirements/constraints.txt.new requirements/constraints.txt
+	rm -rf .venv-constraints
 
 lint: $(BIN)/python
 	$(BIN)/ruff check src tests benchmarks
@@ -30,4 +62,4 @@ bench: $(BIN)/python
 	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
+	rm -rf $(VENV) $(LATEST) .venv-constraints build *.egg-info src/*.egg-info .pytest_cache
