@@ -38,13 +38,15 @@ def command_names() -> list[str]:
     return sorted(group.list_commands(group.context_class(group, info_name="badpix")))
 
 
-def assert_usage_error(proc: subprocess.CompletedProcess, needle: str, command: str) -> None:
+def assert_usage_error(proc: subprocess.CompletedProcess, needles: tuple[str, ...],
+                       command: str) -> None:
     """Exit 2, no traceback, one line naming the problem, then click's help hint."""
     assert proc.returncode == 2, (proc.returncode, proc.stderr)
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 2, proc.stderr
-    assert lines[0].startswith("badpix: error: ") and needle in lines[0], lines
+    assert lines[0].startswith("badpix: error: "), lines
+    assert all(n.lower() in lines[0].lower() for n in needles), (needles, lines)
     assert lines[1] == f"Try '{command} --help' for help.", lines
 
 
@@ -73,21 +75,21 @@ def test_help_of_every_command():
 
 
 def test_unknown_option():
-    assert_usage_error(badpix("scan", "x", "--bogus", "1"), "No such option: --bogus",
+    assert_usage_error(badpix("scan", "x", "--bogus", "1"), ("No such option", "--bogus"),
                        "badpix scan")
 
 
 def test_unknown_command():
-    assert_usage_error(badpix("nosuchcmd"), "No such command 'nosuchcmd'", "badpix")
+    assert_usage_error(badpix("nosuchcmd"), ("No such command 'nosuchcmd'",), "badpix")
 
 
 def test_missing_input():
-    assert_usage_error(badpix("scan"), "Missing argument", "badpix scan")
+    assert_usage_error(badpix("scan"), ("Missing argument", "input"), "badpix scan")
 
 
 def test_bad_option_value(tmp_path):
     assert_usage_error(badpix("scan", tmp_path, "-o", tmp_path / "o", "--outlier-k", "abc"),
-                       "'--outlier-k'", "badpix scan")
+                       ("Invalid value for '--outlier-k'",), "badpix scan")
 
 
 def test_library_user_error_is_one_line(tmp_path):
