@@ -65,19 +65,42 @@ def _show_click_error(exc: BaseException) -> int:
     return code
 
 
+def _in_llvmlite(frame) -> bool:
+    """Whether the main thread is inside llvmlite (numba compiling or loading a kernel)."""
+    while frame is not None:
+        if "llvmlite" in frame.f_code.co_filename:
+            return True
+        frame = frame.f_back
+    return False
+
+
 class _Interrupted:
     """SIGINT handler that remembers it fired, then raises ``KeyboardInterrupt``.
 
     typer turns ``KeyboardInterrupt`` into a silent exit code 130; the flag lets
     :func:`run_app` still say why it stopped.  Cleanup (staging folders, temp
     files) runs as usual because the exception unwinds every ``finally``.
+
+    While numba compiles, llvmlite calls back into Python from C (ctypes); an
+    exception raised there is printed as "Exception ignored ..." and dropped, and
+    the scan would go on.  So inside llvmlite the signal is sent again 50 ms later.
     """
 
     def __init__(self) -> None:
         self.fired = False
+        self.active = True
+
+    def _again(self) -> None:
+        if self.active:
+            os.kill(os.getpid(), signal.SIGINT)
 
     def __call__(self, signum, frame) -> None:
         self.fired = True
+        if _in_llvmlite(frame):
+            timer = threading.Timer(0.05, self._again)
+            timer.daemon = True
+            timer.start()
+            return
         raise KeyboardInterrupt
 
 
@@ -93,6 +116,7 @@ def _watch_sigint() -> Iterator[_Interrupted]:
     try:
         yield flag
     finally:
+        flag.active = False
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
