@@ -26,7 +26,8 @@ Examples:
 
   badpix scan run.rtdc:events/image -o scan/
 
-  badpix scan 'scan_m1_part0000*.nxs' --dataset entry/instrument/detector/data -o scan/ --counting
+  badpix scan 'scan_m1_part0000*.nxs' --dataset entry/instrument/detector/data -o scan/
+      (photon-counting rules by themselves: the frames are mostly zeros)
 
   badpix scan /shared/frames/ -o scan/ --scheduler tcp://head:8786 --workdir /shared/tmp
 
@@ -109,8 +110,10 @@ def scan_command(
         None, "--median/--no-median",
         help="Collect the exact temporal median and run OUTLIER (default: on, except for "
              "photo series, where it costs more than decoding and is scene content)."),
-    counting: bool = typer.Option(False, "--counting",
-                                  help="Photon-counting data (mostly zeros): Poisson-based rules."),
+    counting: bool = typer.Option(
+        None, "--counting/--no-counting",
+        help="Photon-counting rules (Poisson tests) on or off.  Default: auto, on for integer "
+             "data whose median sampled frame is more than half zeros."),
     mask_format: str = typer.Option("tif", "--format", help="Mask format: tif, png, npy or h5."),
     legacy_float_mask: bool = typer.Option(
         False, help="Also write drifting_pixel_mask_<band>.tif (float32, 10000 = drifting, EPSG:4326)."),
@@ -172,6 +175,10 @@ def scan_command(
     stack = open_stack(input, layout=layout, dataset=dataset, skip_bad=skip_bad)
     extras = photo_accumulators(stack, None if persistence is None else persistence > 0)
     info(f"{stack.describe()}; bands: {', '.join(b.name for b in stack.bands)}", quiet)
+    from ..detect.photon import resolve_counting
+
+    params = resolve_counting(stack, params)  # once; the engines keep the resolved value
+    info(params.counting_decision.describe(), quiet)
     extra_summary = None
     with frame_progress("scan", stack.n_frames, quiet) as advance:
         if stateful:

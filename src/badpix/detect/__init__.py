@@ -53,7 +53,7 @@ def classify(stats: BandStats,
         rule threshold, so ``score > 1`` iff some rule flags the pixel (ties at
         exactly the threshold aside).  Use it to rank defects.
     """
-    if params.counting:
+    if params.counting is True:  # "auto" is resolved by the scan entry points
         from .photon import classify_counting
 
         return classify_counting(stats, params)

@@ -453,7 +453,9 @@ def scan_checkpointed(
     ScanResult
         Statistics of every frame merged so far, classified with ``params``.
     """
-    params = params or RuleParams()
+    from ..detect.photon import resolve_counting
+
+    params = resolve_counting(stack, params)  # counting="auto": decided once, here
     if resume and add:
         add = False  # an interrupted --add is resumed like a scan: the last segment continues
     t0 = time.perf_counter()

@@ -640,7 +640,9 @@ def scan_stack_dask(
 
     if client is None:
         raise ParameterError("the Dask engine needs a dask.distributed Client")
-    params = params or RuleParams()
+    from ..detect.photon import resolve_counting
+
+    params = resolve_counting(stack, params)  # counting="auto": decided once, here
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     n = stack.n_frames

@@ -367,7 +367,9 @@ def scan_stack(
     >>> result.counts()                                       # doctest: +SKIP
     {'ch0': {'stuck': 3, 'outlier': 5, ...}}
     """
-    params = params or RuleParams()
+    from ..detect.photon import resolve_counting
+
+    params = resolve_counting(stack, params)  # counting="auto": decided once, here
     if extra_accumulators is None:
         extra_accumulators = photo_accumulators(stack)
     t0 = time.perf_counter()

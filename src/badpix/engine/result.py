@@ -83,6 +83,17 @@ class ScanResult:
             info.frame_times = None if times is None else [float(t) for t in times]
         return cls(info, stack.layout, params, bands, timings)
 
+    def rule_set(self) -> dict[str, Any]:
+        """Which rule set ran and why (``summary.json`` ``rule_set``; see
+        :class:`~badpix.detect.photon.CountingDecision`)."""
+        d = self.params.counting_decision
+        if d is None:  # parameters that no engine resolved (a result built by hand)
+            from ..detect.photon import CountingDecision
+
+            d = CountingDecision(self.params.counting is True, float("nan"),
+                                 f"given: counting={self.params.counting!r}", auto=False)
+        return d.to_dict()
+
     def rules(self) -> list[str]:
         """The classes whose rules ran (OUTLIER needs the median, PERSISTENT the photo pass)."""
         return [c for c in CLASSES if any(c in br.scores for br in self.bands.values())]

@@ -2,7 +2,7 @@
 
 Layout of a scan folder (see ``docs/contracts.md``)::
 
-    summary.json          input, layout, parameters, counts, timings, versions
+    summary.json          input, layout, parameters, rule set, counts, timings, versions
     defects.csv           one row per flagged pixel (full-frame coordinates)
     mask_<band>.tif       uint8 flag image per band (or .png / .npy / masks.h5)
     stats_<band>.tif      float64: mean, std, min, max, median
@@ -123,6 +123,7 @@ def write_scan_dir(result, out: str | os.PathLike, *, mask_format: str = "tif",
             "layout": {"source": result.layout.source,
                        "bands": [b.to_dict() for b in result.layout]},
             "parameters": result.params.to_dict(),
+            "rule_set": result.rule_set(),
             "mask_format": mask_format,
             "counts": result.counts(),
             "rules": result.rules(),

@@ -42,7 +42,7 @@ def thresholds(parameters: dict[str, Any] | None) -> dict[str, Any]:
         out[key] = v
     if out["outlier_size"] < 1:
         out["outlier_size"] = DEFAULTS["outlier_size"]
-    out["counting"] = bool(p.get("counting", False))
+    out["counting"] = p.get("counting") is True  # resolved by the scan ("auto" never lands here)
     return out
 
 

@@ -284,6 +284,9 @@ def _header(scan: ScanDir) -> str:
     layout = s.get("layout") or {}
     rows.append(("layout", _e(layout.get("source", "?")) + " — "
                  + ", ".join(_e(b.name) for b in scan.bands)))
+    rule_set = s.get("rule_set")
+    if isinstance(rule_set, dict):  # which rules ran and why (photon-counting or standard)
+        rows.append(("rules", _e(f"{rule_set.get('rule_set', '?')} ({rule_set.get('reason', '')})")))
     if s.get("mask_format"):
         rows.append(("mask format", _e(s["mask_format"])))
     skipped = inp.get("skipped") or []
