@@ -43,8 +43,17 @@ class InputInfo:
     skipped: list[SkippedFrame] = field(default_factory=list)
     georef: GeoRef | None = None
     description: str = ""
-    #: capture time of every frame (s since 1970), when the scan needed them (onset)
+    #: capture time of every frame (s since 1970, stack order), when the scan needed them (onset)
     frame_times: list[float] | None = None
+    #: every frame's file name (``reader.frame_label``, stack order), when the scan ran onset
+    frame_files: list[str] | None = None
+
+    def capture_order(self) -> list[int]:
+        """Stack indices in capture-time order (file order without every frame's time)."""
+        from ..stats.onset import capture_order
+
+        times = None if self.frame_times is None else np.asarray(self.frame_times, np.float64)
+        return [int(i) for i in capture_order(times, self.n_frames)]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -81,6 +90,7 @@ class ScanResult:
         if any("onset_frame" in b.stats.extra for b in bands.values()):
             times = r.frame_times()
             info.frame_times = None if times is None else [float(t) for t in times]
+            info.frame_files = [r.frame_label(i) for i in range(r.n_frames)]
         return cls(info, stack.layout, params, bands, timings)
 
     def rule_set(self) -> dict[str, Any]:
@@ -110,9 +120,11 @@ class ScanResult:
     def defects(self) -> list[dict[str, Any]]:
         """One record per flagged pixel, in full-frame coordinates, worst score first per band.
 
-        Photo scans add ``onset_frame`` (-1: none) and ``onset_time`` (ISO 8601 UTC,
-        empty when unknown); JPEG scans add ``loc_confidence`` (see
-        :func:`badpix.detect.localize.localize`).
+        Photo scans add ``onset_frame`` (0-based index of the onset frame in
+        capture-time order, the order ``onset_time`` follows; -1: none),
+        ``onset_file`` (the file name of that frame, empty when none) and
+        ``onset_time`` (ISO 8601 UTC, empty when unknown); JPEG scans add
+        ``loc_confidence`` (see :func:`badpix.detect.localize.localize`).
         """
         from ..timefmt import format_time
 
@@ -135,10 +147,15 @@ class ScanResult:
                 })
                 if "onset_frame" in s.extra:
                     rows[-1]["onset_frame"] = int(s.extra["onset_frame"][r, c])
+                    rows[-1]["onset_file"] = self._frame_file(int(s.extra["onset_index"][r, c]))
                     rows[-1]["onset_time"] = format_time(float(s.extra["onset_time"][r, c]))
                 if "loc_confidence" in br.scores:
                     rows[-1]["loc_confidence"] = float(br.scores["loc_confidence"][r, c])
         return rows
+
+    def _frame_file(self, index: int) -> str:
+        files = self.input.frame_files or []
+        return files[index] if 0 <= index < len(files) else ""
 
     def provenance(self) -> dict[str, str]:
         """Flat string tags for file headers (GeoTIFF tags, HDF5 attributes)."""

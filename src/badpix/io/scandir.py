@@ -32,7 +32,7 @@ MASK_FORMATS = ("tif", "png", "npy", "h5")
 STATS_BANDS = ("mean", "std", "min", "max", "median")
 DEFECT_COLUMNS = ["band", "row", "col", "flags", "classes", "mean", "std", "median", "score"]
 #: columns added when the scan computed them (photo series: onset; JPEG: localisation)
-OPTIONAL_DEFECT_COLUMNS = ["onset_frame", "onset_time", "loc_confidence"]
+OPTIONAL_DEFECT_COLUMNS = ["onset_frame", "onset_file", "onset_time", "loc_confidence"]
 
 #: the sensor team's float mask value for a drifting pixel
 LEGACY_MASK_VALUE = 10000.0
@@ -135,10 +135,17 @@ def write_scan_dir(result, out: str | os.PathLike, *, mask_format: str = "tif",
             from ..timefmt import format_time
 
             times = result.input.frame_times
+            files = result.input.frame_files or []
             summary["onset"] = {
                 "persistence": result.params.persistence,
                 "order": "file" if times is None or any(t != t for t in times) else "capture",
+                # stack (file) order, as the reader lists the frames
                 "frame_times": None if times is None else [format_time(t) or None for t in times],
+                # capture order: entry k is the frame that defects.csv calls onset_frame k
+                "capture_order": [
+                    {"file": files[i] if i < len(files) else "",
+                     "time": None if times is None else format_time(times[i]) or None}
+                    for i in result.input.capture_order()],
             }
         if georef is not None:
             summary["georef_override"] = {"crs": georef.crs_wkt,
