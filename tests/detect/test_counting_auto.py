@@ -207,3 +207,17 @@ def test_dask_engine_resolves_auto_like_the_local_engine(tmp_path):
     assert dk.params.counting is True and dk.rule_set()["auto"]
     np.testing.assert_array_equal(dk.bands["ch0"].flags, forced.bands["ch0"].flags)
     assert dk.bands["ch0"].flags[7, 3]
+
+
+def test_terminal_summary_and_report_say_which_rules_ran_and_why(tmp_path, capsys):
+    rng = np.random.default_rng(7)
+    for i in range(6):
+        np.save(tmp_path / f"f{i}.npy", rng.poisson(0.05, (30, 30)).astype(np.int16))
+    out = tmp_path / "scan"
+    assert main(["scan", str(tmp_path), "-o", str(out), "--report"]) == 0
+    line = next(ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("rules:"))
+    rs = json.loads((out / "summary.json").read_text())["rule_set"]
+    assert line == f"rules: photon-counting ({rs['reason']})"
+    assert rs["reason"].startswith("auto: 9") and "of pixels are zero" in rs["reason"]
+    html = (out / "report.html").read_text()
+    assert f"photon-counting ({rs['reason']})" in html
