@@ -45,8 +45,6 @@ _LAZY = {
     "RuleParams": "badpix.detect.params",
     "classify": "badpix.detect",
     "Flag": "badpix.detect.flags",
-    "repair": "badpix.repair",
-    "background": "badpix.background",
 }
 
 

@@ -36,12 +36,19 @@ Example
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from scipy import ndimage as ndi
 
 from ..errors import ParameterError
 from . import _kernels as K
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+#: a numpy image, or an ``xarray.DataArray`` that comes back with its coords and attrs
+ImageT = TypeVar("ImageT", np.ndarray, "xr.DataArray")
 
 #: scipy.ndimage mode -> numpy.pad mode (the two libraries name reflections differently)
 _PAD_MODES = {"reflect": "symmetric", "nearest": "edge", "mirror": "reflect",
@@ -188,9 +195,37 @@ def _source_index(n: int, k: int, mode: str) -> np.ndarray:
 _CHUNK = 128
 
 
-def local_median(img: np.ndarray, size: int | tuple[int, int] = 5, mode: str = "reflect",
-                 cval: float = 0.0) -> np.ndarray:
+def _values(img: Any) -> np.ndarray:
+    """The pixels of an ndarray or of a 2-D ``xarray.DataArray`` (duck-typed: no xarray import)."""
+    if type(img).__name__ == "DataArray" and type(img).__module__.startswith("xarray"):
+        return np.asarray(img.values)
+    return img
+
+
+def _like(img: Any, out: np.ndarray, squared_units: bool = False) -> Any:
+    """``out`` as ``img`` came: a DataArray keeps its dims, coords, name and attrs."""
+    if not (type(img).__name__ == "DataArray" and type(img).__module__.startswith("xarray")):
+        return out
+    res = img.copy(data=out)
+    units = res.attrs.get("units")
+    if squared_units and units and units != "1":
+        res.attrs["units"] = f"({units})^2"
+    return res
+
+
+def local_median(img: ImageT, size: int | tuple[int, int] = 5, mode: str = "reflect",
+                 cval: float = 0.0) -> ImageT:
     """Median over a ``size`` window around each pixel, NaN ignored, as float64.
+
+    Parameters
+    ----------
+    img
+        A 2-D image: a numpy array or an ``xarray.DataArray`` (the result is then a
+        DataArray with the same dims, coords, name and attrs).
+    size
+        Window rows and columns (an int: square).
+    mode, cval
+        Edge mode of :mod:`scipy.ndimage` and the value outside for ``"constant"``.
 
     Examples
     --------
@@ -198,6 +233,11 @@ def local_median(img: np.ndarray, size: int | tuple[int, int] = 5, mode: str = "
     >>> local_median(np.array([[1.0, 9.0, 2.0]]), (1, 3), mode="nearest").tolist()
     [[1.0, 2.0, 2.0]]
     """
+    return _like(img, _local_median(_values(img), size, mode, cval))
+
+
+def _local_median(img: np.ndarray, size: int | tuple[int, int], mode: str, cval: float
+                  ) -> np.ndarray:
     img = _check(img, mode)
     ky, kx = _sizes(size)
     data = np.ascontiguousarray(img, dtype=np.float64)  # read only: no copy of float64 input
@@ -299,34 +339,45 @@ def _box_moments(img: np.ndarray, size: int | tuple[int, int], mode: str, cval: 
     return mean0 + offset, var
 
 
-def local_mean(img: np.ndarray, size: int | tuple[int, int] = 3, mode: str = "reflect",
-               cval: float = 0.0) -> np.ndarray:
+def local_mean(img: ImageT, size: int | tuple[int, int] = 3, mode: str = "reflect",
+               cval: float = 0.0) -> ImageT:
     """Mean of the non-NaN values in a ``size`` window around each pixel (float64).
+
+    Parameters are those of :func:`local_median`; a DataArray comes back as one.
 
     >>> import numpy as np
     >>> local_mean(np.array([[1.0, np.nan, 3.0]]), (1, 3), mode="nearest").tolist()
     [[1.0, 2.0, 3.0]]
     """
-    return _box_moments(img, size, mode, cval, need_var=False)[0]
+    return _like(img, _box_moments(_values(img), size, mode, cval, need_var=False)[0])
 
 
-def local_variance(img: np.ndarray, size: int | tuple[int, int] = 3, mode: str = "reflect",
-                   cval: float = 0.0) -> np.ndarray:
+def local_variance(img: ImageT, size: int | tuple[int, int] = 3, mode: str = "reflect",
+                   cval: float = 0.0) -> ImageT:
     """Population variance of the non-NaN values in a ``size`` window (float64).
+
+    Parameters are those of :func:`local_median`; a DataArray comes back as one
+    (a ``units`` attribute squared).
 
     >>> import numpy as np
     >>> local_variance(np.array([[1.0, 3.0, 5.0]]), (1, 3), mode="nearest")[0, 1]
     np.float64(2.6666666666666665)
     """
-    return _box_moments(img, size, mode, cval, need_var=True)[1]
+    var = _box_moments(_values(img), size, mode, cval, need_var=True)[1]
+    assert var is not None
+    return _like(img, var, squared_units=True)
 
 
-def local_std(img: np.ndarray, size: int | tuple[int, int] = 3, mode: str = "reflect",
-              cval: float = 0.0) -> np.ndarray:
+def local_std(img: ImageT, size: int | tuple[int, int] = 3, mode: str = "reflect",
+              cval: float = 0.0) -> ImageT:
     """Population standard deviation of the non-NaN values in a ``size`` window (float64).
+
+    Parameters are those of :func:`local_median`; a DataArray comes back as one.
 
     >>> import numpy as np
     >>> float(local_std(np.array([[1.0, 3.0]]), (1, 2), mode="nearest")[0, 1])
     1.0
     """
-    return np.sqrt(local_variance(img, size, mode, cval))
+    var = _box_moments(_values(img), size, mode, cval, need_var=True)[1]
+    assert var is not None
+    return _like(img, np.sqrt(var))
