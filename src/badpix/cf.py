@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     import xarray as xr
 
     from .engine.result import BandResult, ScanResult
-    from .io.base import GeoRef
 
 __all__ = ["CONVENTIONS", "band_dataset", "grid_mapping_attrs", "scan_dataset"]
 
@@ -204,14 +203,3 @@ def band_dataset(ds: xr.Dataset, band: str) -> xr.Dataset:
     sub.attrs["bands"] = band
     return sub
 
-
-def georef_of(ds: Any) -> GeoRef | None:
-    """The :class:`~badpix.io.base.GeoRef` of a scan dataset's ``spatial_ref`` (or ``None``)."""
-    from .io.base import GeoRef
-
-    if "spatial_ref" not in ds.coords:
-        return None
-    attrs = ds.coords["spatial_ref"].attrs
-    gt = attrs.get("GeoTransform")
-    transform = tuple(float(v) for v in gt.split()) if isinstance(gt, str) else None
-    return GeoRef(attrs.get("crs_wkt"), transform)  # type: ignore[arg-type]

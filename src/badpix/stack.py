@@ -38,6 +38,11 @@ class Stack:
     Use :func:`open_stack` to make one.  ``iter_blocks`` streams frames in blocks
     through two reused buffers, decoding the next block in a background thread
     while the caller works on the current one.
+
+    >>> import numpy as np
+    >>> s = open_stack(np.zeros((3, 4, 5), np.uint8))
+    >>> s.n_frames, s.frame_shape, s.describe()
+    (3, (4, 5, 1), 'array: 3 frames of (4, 5, 1) uint8')
     """
 
     reader: Reader
@@ -155,7 +160,6 @@ def open_stack(
     format: str | None = None,
     decode_threads: int = 2,
     dims: Dims = None,
-    **options: Any,
 ) -> Stack:
     """Open a stack of frames lazily.
 
@@ -180,14 +184,25 @@ def open_stack(
         Arrays only: the role of each axis (``("y", "x", "frame")``) or a mapping
         from role to a DataArray's dimension name (``{"frame": "band"}``).
 
+    format
+        Force a reader by its ``format_name`` (e.g. ``"npy-frames"``, ``"netcdf"``).
+    decode_threads
+        Threads decoding one file per frame (photos, ``.npy`` folders) at once.
+
+    Returns
+    -------
+    Stack
+        The reader (headers read, no pixels yet) and the bound layout.
+
     Examples
     --------
+    >>> import numpy as np
+    >>> stack = open_stack(np.zeros((10, 768, 64, 3), np.uint16), layout="l2-l1-m0")
+    >>> [b.name for b in stack.bands], stack.n_frames
+    (['L2', 'L1', 'M0'], 10)
     >>> stack = open_stack("frames/", layout="l2-l1-m0")   # doctest: +SKIP
-    >>> [b.name for b in stack.bands]                       # doctest: +SKIP
-    ['L2', 'L1', 'M0']
     """
-    reader = open_reader(source, dataset=dataset, skip_bad=skip_bad, format=format, dims=dims,
-                         **options)
+    reader = open_reader(source, dataset=dataset, skip_bad=skip_bad, format=format, dims=dims)
     if layout is None:
         # readers may know their own bands (camera RAW: the CFA planes)
         lay = getattr(reader, "layout", None) or channel_layout(reader.channel_names)

@@ -26,6 +26,9 @@ from ..errors import ParameterError
 class RuleParams:
     """Parameters of the detection rules.
 
+    >>> RuleParams(hot_z=30).hot_z, RuleParams().noisy_z
+    (30, 6.0)
+
     Standard rules (integer or float frames with a noise floor)
     -----------------------------------------------------------
     stuck_std

@@ -31,10 +31,25 @@ def run_scan(
 ) -> ScanResult:
     """Open ``source`` (unless it is a :class:`Stack` already) and scan it.
 
-    Parameters are those of :func:`badpix.scan`, which returns
-    ``run_scan(...).to_dataset()``; this returns the :class:`ScanResult` itself
-    (per-band statistics, flags and scores as numpy arrays, ``counts()``,
-    ``defects()``, and what :func:`badpix.write_scan_dir` writes).
+    :func:`badpix.scan` returns ``run_scan(...).to_dataset()``; this returns the
+    :class:`ScanResult` itself (per-band statistics, flags and scores as numpy
+    arrays, ``counts()``, ``defects()``, and what :func:`badpix.write_scan_dir` writes).
+
+    Parameters
+    ----------
+    source
+        A path, a list of files, frames in memory (numpy/dask array, xarray object)
+        or a :class:`Stack`, as for :func:`badpix.scan`.
+    layout, dataset, dims, skip_bad
+        How to open ``source`` (ignored for a :class:`Stack`); see :func:`badpix.scan`.
+    params, **rule_params
+        Rule parameters: a :class:`RuleParams` and/or its fields as keywords.
+    memory_limit
+        Bytes the exact median may hold in memory before it spills to disk.
+    client
+        A ``dask.distributed.Client``: the Dask engine runs the same accumulators.
+    progress
+        ``advance(n_frames)``, called as frames are done.
 
     Examples
     --------

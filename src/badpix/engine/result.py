@@ -64,7 +64,15 @@ class InputInfo:
 
 @dataclass
 class ScanResult:
-    """Per-band statistics, flags and scores of one scan."""
+    """Per-band statistics, flags and scores of one scan.
+
+    >>> import numpy as np
+    >>> from badpix.engine import run_scan
+    >>> f = np.full((6, 5, 5), 100, np.uint16); f[::2] += 4; f[:, 2, 3] = 9000
+    >>> r = run_scan(f)
+    >>> r.counts()["ch0"]["hot"], r.defects()[0]["row"], r.defects()[0]["col"]
+    (1, 2, 3)
+    """
 
     input: InputInfo
     layout: Layout
@@ -80,7 +88,7 @@ class ScanResult:
             f" (+{len(r.paths) - 1} files)" if len(r.paths) > 1 else "")
         info = InputInfo(source=source or f"<{r.format_name}>", format=r.format_name,
                          n_frames=min(b.stats.n_frames for b in bands.values()) if bands else 0,
-                         frame_shape=tuple(r.frame_shape), dtype=np.dtype(r.dtype).name,
+                         frame_shape=r.frame_shape, dtype=np.dtype(r.dtype).name,
                          skipped=list(stack.skipped), georef=r.georef, description=r.describe(),
                          coords=dict(getattr(r, "spatial_coords", {}) or {}),
                          attrs=dict(getattr(r, "attrs", {}) or {}))

@@ -130,9 +130,9 @@ def _axis_roles(names: Sequence[str], dims: Dims, is_named: bool) -> dict[str, i
     rest = [i for i in range(ndim) if i not in found.values()]
     if len(rest) == 1 and {"y", "x"} <= set(found):
         # (band, y, x): the one unnamed dim holds the frames (or the channels, frames known)
-        role = next((r for r in ("frame", "channel") if r not in found), None)
-        if role is not None:
-            found[role] = rest.pop()
+        unnamed = next((r for r in ("frame", "channel") if r not in found), None)
+        if unnamed is not None:
+            found[unnamed] = rest.pop()
     if rest or not {"y", "x"} <= set(found):
         raise ParameterError(f"cannot tell frame/y/x/channel apart in dims {tuple(names)}; "
                              "name them with dims=, e.g. dims={'frame': 'time'}")
@@ -161,7 +161,7 @@ def _georef(da: Any, ydim: str, xdim: str) -> GeoRef | None:
         transform = None
     if wkt is None and transform is None:
         return None
-    return GeoRef(wkt, transform)  # type: ignore[arg-type]
+    return GeoRef(wkt, transform)
 
 
 def _regular_transform(y: np.ndarray, x: np.ndarray) -> tuple[float, ...] | None:

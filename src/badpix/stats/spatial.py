@@ -59,8 +59,12 @@ _NETWORK_MAX = 64
 
 
 def _sizes(size: int | tuple[int, int]) -> tuple[int, int]:
-    ky, kx = (size, size) if np.isscalar(size) else tuple(size)
-    ky, kx = int(ky), int(kx)
+    pair = np.atleast_1d(np.asarray(size)).tolist()
+    if len(pair) == 1:
+        pair = pair * 2
+    if len(pair) != 2:
+        raise ParameterError(f"filter size must be one or two numbers, got {size}")
+    ky, kx = int(pair[0]), int(pair[1])
     if ky < 1 or kx < 1:
         raise ParameterError(f"filter size must be positive, got {size}")
     return ky, kx
@@ -77,7 +81,7 @@ def _check(img: np.ndarray, mode: str) -> np.ndarray:
 
 def _pad(img: np.ndarray, ky: int, kx: int, mode: str, cval: float) -> np.ndarray:
     widths = ((ky // 2, ky - 1 - ky // 2), (kx // 2, kx - 1 - kx // 2))
-    pm = _PAD_MODES[mode]
+    pm: Any = _PAD_MODES[mode]  # a numpy pad mode name
     if pm == "constant":
         return np.pad(img, widths, mode="constant", constant_values=cval)
     return np.pad(img, widths, mode=pm)
@@ -186,7 +190,7 @@ def merge_network(groups: tuple[int, ...], rank: int | None) -> tuple[np.ndarray
 def _source_index(n: int, k: int, mode: str) -> np.ndarray:
     """Source index of every position of an axis padded for a ``k`` window; -1: ``cval``."""
     widths = (k // 2, k - 1 - k // 2)
-    pm = _PAD_MODES[mode]
+    pm: Any = _PAD_MODES[mode]
     kw = {"constant_values": -1} if pm == "constant" else {}
     return np.pad(np.arange(n, dtype=np.int64), widths, mode=pm, **kw)
 
@@ -343,8 +347,18 @@ def local_mean(img: ImageT, size: int | tuple[int, int] = 3, mode: str = "reflec
                cval: float = 0.0) -> ImageT:
     """Mean of the non-NaN values in a ``size`` window around each pixel (float64).
 
-    Parameters are those of :func:`local_median`; a DataArray comes back as one.
+    Parameters
+    ----------
+    img
+        A 2-D numpy image or ``xarray.DataArray`` (returned as a DataArray with the
+        same dims, coords, name and attrs).
+    size
+        Window rows and columns (an int: square).
+    mode, cval
+        Edge mode of :mod:`scipy.ndimage` and the value outside for ``"constant"``.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> local_mean(np.array([[1.0, np.nan, 3.0]]), (1, 3), mode="nearest").tolist()
     [[1.0, 2.0, 3.0]]
@@ -356,9 +370,20 @@ def local_variance(img: ImageT, size: int | tuple[int, int] = 3, mode: str = "re
                    cval: float = 0.0) -> ImageT:
     """Population variance of the non-NaN values in a ``size`` window (float64).
 
-    Parameters are those of :func:`local_median`; a DataArray comes back as one
-    (a ``units`` attribute squared).
+    A DataArray's ``units`` attribute is squared.
 
+    Parameters
+    ----------
+    img
+        A 2-D numpy image or ``xarray.DataArray`` (returned as a DataArray with the
+        same dims, coords, name and attrs).
+    size
+        Window rows and columns (an int: square).
+    mode, cval
+        Edge mode of :mod:`scipy.ndimage` and the value outside for ``"constant"``.
+
+    Examples
+    --------
     >>> import numpy as np
     >>> local_variance(np.array([[1.0, 3.0, 5.0]]), (1, 3), mode="nearest")[0, 1]
     np.float64(2.6666666666666665)
@@ -372,8 +397,18 @@ def local_std(img: ImageT, size: int | tuple[int, int] = 3, mode: str = "reflect
               cval: float = 0.0) -> ImageT:
     """Population standard deviation of the non-NaN values in a ``size`` window (float64).
 
-    Parameters are those of :func:`local_median`; a DataArray comes back as one.
+    Parameters
+    ----------
+    img
+        A 2-D numpy image or ``xarray.DataArray`` (returned as a DataArray with the
+        same dims, coords, name and attrs).
+    size
+        Window rows and columns (an int: square).
+    mode, cval
+        Edge mode of :mod:`scipy.ndimage` and the value outside for ``"constant"``.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> float(local_std(np.array([[1.0, 3.0]]), (1, 2), mode="nearest")[0, 1])
     1.0
