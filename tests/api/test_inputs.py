@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 
 import badpix
-from badpix.engine import run_scan
+from badpix.engine import run_scan, scan_stack
 from badpix.errors import InputError, ParameterError
 from badpix.io.memory import ArrayReader, DaskArrayReader
 from badpix.io.netcdf import NetcdfReader
@@ -104,27 +104,39 @@ def test_netcdf_keeps_stored_integers(tmp_path):
 
 
 class _CountingArray:
-    """An array-like that records every slice read from it (what dask computes)."""
+    """An array-like that records the frames read from it, per dask compute."""
 
     def __init__(self, data: np.ndarray):
         self.data, self.shape, self.dtype, self.ndim = data, data.shape, data.dtype, data.ndim
         self.reads: list[int] = []
+        self.per_compute: list[int] = [0]
 
     def __getitem__(self, index):
         part = self.data[index]
-        self.reads.append(part.shape[0] if part.ndim == self.ndim else 1)
+        n = part.shape[0] if part.ndim == self.ndim else 1
+        self.reads.append(n)
+        self.per_compute[-1] += n
         return part
 
 
 def test_dask_array_is_computed_block_by_block_never_whole(frames_and_reference):
+    from dask.callbacks import Callback
+
     frames, ref = frames_and_reference
     source = _CountingArray(frames)
+
+    class NewCompute(Callback):
+        def _start(self, dsk):
+            source.per_compute.append(0)
+
     lazy = dask_array.from_array(source, chunks=(2, 30, 26, 2), asarray=False)
-    res = run_scan(lazy)
+    with NewCompute():
+        res = scan_stack(badpix.open_stack(lazy), block_frames=4)
     assert_same_results(ref, res)
-    assert source.reads, "nothing was read"
-    assert max(source.reads) <= 2  # one chunk at a time: never the whole array
-    assert sum(source.reads) >= len(frames)
+    assert max(source.reads) <= 2  # chunk by chunk
+    assert sum(source.reads) == len(frames)  # every frame once (blocks align with chunks)
+    computes = [n for n in source.per_compute if n]
+    assert len(computes) == 4 and max(computes) <= 4  # one block per compute, never all
 
 
 def test_dask_reader_computes_only_the_blocks_asked_for(frames_and_reference):
