@@ -188,3 +188,36 @@ def test_datetime_frame_coordinate_gives_frame_times():
 def test_bad_arrays_are_user_errors(bad, kwargs, error, text):
     with pytest.raises(error, match=text):
         badpix.open_stack(bad, **kwargs)
+
+
+def test_dask_engine_takes_in_memory_inputs(frames_and_reference):
+    # a real LocalCluster on loopback: the readers travel to the worker with their arrays
+    from badpix.engine.dask import dask_client
+
+    frames, ref = frames_and_reference
+    with dask_client(workers=1) as client:
+        assert_same_results(ref, run_scan(frames, client=client))
+        assert_same_results(ref, run_scan(dask_array.from_array(frames, chunks=(5, 30, 26, 2)),
+                                          client=client))
+        da = xr.DataArray(frames, dims=("frame", "y", "x", "channel"))
+        assert_same_results(ref, run_scan(da, client=client))
+
+
+def test_cli_scans_a_netcdf_file_and_refuses_a_broken_one(frames_and_reference, tmp_path, capsys):
+    import json
+
+    from badpix.cli import main
+
+    frames, ref = frames_and_reference
+    path = tmp_path / "frames.nc"
+    xr.Dataset({"img": (("frame", "y", "x", "channel"), frames)}).to_netcdf(path)
+    assert main(["scan", str(path), "-o", str(tmp_path / "out")]) == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["input"]["format"] == "netcdf"
+    assert summary["counts"] == ref.counts() and summary["input"]["n_frames"] == len(frames)
+    bad = tmp_path / "bad.nc"
+    bad.write_bytes(b"CDF\x01 not really")
+    capsys.readouterr()
+    assert main(["scan", str(bad), "-o", str(tmp_path / "out2")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad.nc: not a readable netCDF file" in err[0]
