@@ -181,3 +181,14 @@ def test_accessor_filters_run_per_frame(frames):
     lazy = da.chunk({"time": 4}).badpix.local_median(3)
     assert lazy.chunks is not None
     np.testing.assert_array_equal(lazy[2].values, local_median(frames[2], 3))
+
+
+def test_crs_of_a_dataarray_reaches_the_mask_geotiffs(tmp_path, frames):
+    from badpix.engine import run_scan
+    from badpix.io.scandir import write_scan_dir
+
+    da = _georeferenced(frames)
+    write_scan_dir(run_scan(da), tmp_path / "out")
+    with rasterio.open(tmp_path / "out" / "mask_ch0.tif") as src:
+        assert src.crs.to_epsg() == 32633
+        assert src.transform == da.rio.transform()
