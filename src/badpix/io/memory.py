@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from .._duck import is_dask as _is_dask
+from .._duck import is_xarray as _is_xarray
 from ..errors import InputError, ParameterError
 from .base import GeoRef, Reader, as_hwc, default_channel_names
 
@@ -51,15 +53,6 @@ DIM_NAMES = {
     "channel": ("channel", "channels", "c"),
 }
 Dims = Sequence[str] | Mapping[str, str] | None
-
-
-def _is_xarray(obj: Any, kind: str) -> bool:
-    # duck-typed so that ``import badpix`` never imports xarray
-    return type(obj).__name__ == kind and type(obj).__module__.startswith("xarray")
-
-
-def _is_dask(obj: Any) -> bool:
-    return type(obj).__module__.startswith("dask") and hasattr(obj, "chunks")
 
 
 def is_array_input(obj: Any) -> bool:

@@ -27,8 +27,10 @@ from typing import Any
 
 import numpy as np
 
+from .._duck import is_dask as _is_dask
+from .._duck import is_xarray as _is_xarray
 from ..errors import ParameterError
-from ..io.memory import Dims, _is_dask, _is_xarray
+from ..io.memory import Dims
 from .inpaint import fill_array, fill_raster
 from .masks import load_mask
 from .plan import CFA_PATTERNS, METHODS, RepairPlan

@@ -26,8 +26,10 @@ from typing import Any
 
 import numpy as np
 
+from .._duck import is_dask as _is_dask
+from .._duck import is_xarray as _is_xarray
 from ..errors import ParameterError
-from ..io.memory import Dims, _axis_roles, _is_dask, _is_xarray
+from ..io.memory import Dims, _axis_roles
 
 __all__ = ["mask_from_scan", "repair_dask", "repair_dataarray"]
 

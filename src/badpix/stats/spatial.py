@@ -41,6 +41,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 from scipy import ndimage as ndi
 
+from .._duck import like as _like
+from .._duck import values as _values
 from ..errors import ParameterError
 from . import _kernels as K
 
@@ -199,24 +201,6 @@ def _source_index(n: int, k: int, mode: str) -> np.ndarray:
 _CHUNK = 128
 
 
-def _values(img: Any) -> np.ndarray:
-    """The pixels of an ndarray or of a 2-D ``xarray.DataArray`` (duck-typed: no xarray import)."""
-    if type(img).__name__ == "DataArray" and type(img).__module__.startswith("xarray"):
-        return np.asarray(img.values)
-    return img
-
-
-def _like(img: Any, out: np.ndarray, squared_units: bool = False) -> Any:
-    """``out`` as ``img`` came: a DataArray keeps its dims, coords, name and attrs."""
-    if not (type(img).__name__ == "DataArray" and type(img).__module__.startswith("xarray")):
-        return out
-    res = img.copy(data=out)
-    units = res.attrs.get("units")
-    if squared_units and units and units != "1":
-        res.attrs["units"] = f"({units})^2"
-    return res
-
-
 def local_median(img: ImageT, size: int | tuple[int, int] = 5, mode: str = "reflect",
                  cval: float = 0.0) -> ImageT:
     """Median over a ``size`` window around each pixel, NaN ignored, as float64.
@@ -349,13 +333,8 @@ def local_mean(img: ImageT, size: int | tuple[int, int] = 3, mode: str = "reflec
 
     Parameters
     ----------
-    img
-        A 2-D numpy image or ``xarray.DataArray`` (returned as a DataArray with the
-        same dims, coords, name and attrs).
-    size
-        Window rows and columns (an int: square).
-    mode, cval
-        Edge mode of :mod:`scipy.ndimage` and the value outside for ``"constant"``.
+    img, size, mode, cval
+        As for :func:`local_median` (a DataArray comes back as one, coords and attrs kept).
 
     Examples
     --------
@@ -374,13 +353,8 @@ def local_variance(img: ImageT, size: int | tuple[int, int] = 3, mode: str = "re
 
     Parameters
     ----------
-    img
-        A 2-D numpy image or ``xarray.DataArray`` (returned as a DataArray with the
-        same dims, coords, name and attrs).
-    size
-        Window rows and columns (an int: square).
-    mode, cval
-        Edge mode of :mod:`scipy.ndimage` and the value outside for ``"constant"``.
+    img, size, mode, cval
+        As for :func:`local_median` (a DataArray comes back as one, coords and attrs kept).
 
     Examples
     --------
@@ -399,13 +373,8 @@ def local_std(img: ImageT, size: int | tuple[int, int] = 3, mode: str = "reflect
 
     Parameters
     ----------
-    img
-        A 2-D numpy image or ``xarray.DataArray`` (returned as a DataArray with the
-        same dims, coords, name and attrs).
-    size
-        Window rows and columns (an int: square).
-    mode, cval
-        Edge mode of :mod:`scipy.ndimage` and the value outside for ``"constant"``.
+    img, size, mode, cval
+        As for :func:`local_median` (a DataArray comes back as one, coords and attrs kept).
 
     Examples
     --------
