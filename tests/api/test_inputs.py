@@ -221,3 +221,12 @@ def test_cli_scans_a_netcdf_file_and_refuses_a_broken_one(frames_and_reference, 
     assert main(["scan", str(bad), "-o", str(tmp_path / "out2")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "bad.nc: not a readable netCDF file" in err[0]
+
+
+def test_a_netcdf_file_beside_npy_frames_does_not_join_the_folder(frames_and_reference,
+                                                                    tmp_path):
+    frames, ref = frames_and_reference
+    folder = tmp_path / "frames"
+    write_stack(folder, 14, shape=(30, 26, 2))
+    xr.Dataset({"meta": ("t", [1, 2])}).to_netcdf(folder / "metadata.nc")
+    assert_same_results(ref, run_scan(folder))

@@ -54,7 +54,9 @@ class NetcdfReader(ArrayReader):
     """One variable of a netCDF file, read lazily by position (see the module docs)."""
 
     format_name = "netcdf"
-    suffixes = NETCDF_SUFFIXES
+    # one file is one stack: folders of frame files do not list .nc files (a stray one
+    # beside .npy frames would otherwise make the folder unreadable)
+    suffixes = ()
     reads_rows = True
 
     @classmethod
