@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint typecheck bench clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -23,6 +23,11 @@ test: $(BIN)/python
 
 lint: $(BIN)/python
 	$(BIN)/ruff check src tests benchmarks
+
+# mypy on the public modules listed in pyproject.toml [tool.mypy] (a few seconds warm)
+typecheck: $(BIN)/python
+	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/mypy
 
 # BENCH_ARGS=--quick for minutes instead of an hour; dcnum (peer) is the background baseline
 bench: $(BIN)/python

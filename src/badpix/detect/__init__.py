@@ -52,6 +52,19 @@ def classify(stats: BandStats,
         the largest *severity* over the rules, severity = rule statistic /
         rule threshold, so ``score > 1`` iff some rule flags the pixel (ties at
         exactly the threshold aside).  Use it to rank defects.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from badpix import MomentAccumulator
+    >>> frames = np.full((6, 9, 9), 100, np.uint16); frames[::2] += 4; frames[:, 4, 4] = 50
+    >>> acc = MomentAccumulator((9, 9), frames.dtype)
+    >>> _ = acc.update(frames)
+    >>> m = acc.finalize()
+    >>> stats = BandStats("b", 6, frames.dtype, m["count"], m["mean"], m["var"], m["min"], m["max"])
+    >>> flags, scores = classify(stats)
+    >>> [Flag(int(f)).name for f in flags[4:5, 4]]
+    ['STUCK|DEAD']
     """
     if params.counting is True:  # "auto" is resolved by the scan entry points
         from .photon import classify_counting

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 class RuleParams:
     """Parameters of the detection rules.
 
+    >>> RuleParams(hot_z=30).hot_z, RuleParams().noisy_z
+    (30, 6.0)
+
     Standard rules (integer or float frames with a noise floor)
     -----------------------------------------------------------
     stuck_std

@@ -45,6 +45,10 @@ class InputInfo:
     description: str = ""
     #: capture time of every frame (s since 1970, stack order), when the scan needed them (onset)
     frame_times: list[float] | None = None
+    #: ``{"y"|"x": (values, attrs)}``: map coordinates of an ``xarray.DataArray`` input
+    coords: dict[str, tuple[np.ndarray, dict[str, Any]]] = field(default_factory=dict)
+    #: attributes of an ``xarray.DataArray`` input (``units`` reaches the statistics)
+    attrs: dict[str, Any] = field(default_factory=dict)
     #: every frame's file name (``reader.frame_label``, stack order), when the scan ran onset
     frame_files: list[str] | None = None
 
@@ -69,7 +73,15 @@ class InputInfo:
 
 @dataclass
 class ScanResult:
-    """Per-band statistics, flags and scores of one scan."""
+    """Per-band statistics, flags and scores of one scan.
+
+    >>> import numpy as np
+    >>> from badpix.engine import run_scan
+    >>> f = np.full((6, 5, 5), 100, np.uint16); f[::2] += 4; f[:, 2, 3] = 9000
+    >>> r = run_scan(f)
+    >>> r.counts()["ch0"]["hot"], r.defects()[0]["row"], r.defects()[0]["col"]
+    (1, 2, 3)
+    """
 
     input: InputInfo
     layout: Layout
@@ -83,10 +95,12 @@ class ScanResult:
         r = stack.reader
         source = ", ".join(str(p) for p in r.paths[:1]) + (
             f" (+{len(r.paths) - 1} files)" if len(r.paths) > 1 else "")
-        info = InputInfo(source=source, format=r.format_name,
+        info = InputInfo(source=source or f"<{r.format_name}>", format=r.format_name,
                          n_frames=min(b.stats.n_frames for b in bands.values()) if bands else 0,
-                         frame_shape=tuple(r.frame_shape), dtype=np.dtype(r.dtype).name,
-                         skipped=list(stack.skipped), georef=r.georef, description=r.describe())
+                         frame_shape=r.frame_shape, dtype=np.dtype(r.dtype).name,
+                         skipped=list(stack.skipped), georef=r.georef, description=r.describe(),
+                         coords=dict(getattr(r, "spatial_coords", {}) or {}),
+                         attrs=dict(getattr(r, "attrs", {}) or {}))
         if any("onset_frame" in b.stats.extra for b in bands.values()):
             times = r.frame_times()
             info.frame_times = None if times is None else [float(t) for t in times]
@@ -169,40 +183,50 @@ class ScanResult:
         }
 
     def to_dataset(self) -> xr.Dataset:
-        """All bands as one :class:`xarray.Dataset`.
+        """All bands as one CF-1.10 :class:`xarray.Dataset`.
 
         Bands may differ in shape, so each band has its own dimensions
-        ``y_<band>``/``x_<band>`` (full-frame pixel coordinates) and variables
+        ``y_<band>``/``x_<band>`` (full-frame pixel coordinates, or the input's map
+        coordinates with ``row_<band>``/``col_<band>`` beside them) and variables
         ``<name>_<band>`` for ``mean, std, var, min, max, median, count, flags,
-        score``.  :func:`band_dataset` extracts one band with plain ``y``/``x``.
+        score``; flags carry ``flag_masks``/``flag_meanings``, a CRS is the
+        ``spatial_ref`` grid mapping (:mod:`badpix.cf`).  :func:`band_dataset`
+        extracts one band with plain ``y``/``x``.
+
+        >>> import numpy as np
+        >>> from badpix.engine import run_scan
+        >>> ds = run_scan(np.zeros((5, 4, 6), np.uint16)).to_dataset()
+        >>> ds["mean_ch0"].dims, ds.attrs["Conventions"]
+        (('y_ch0', 'x_ch0'), 'CF-1.10')
         """
-        data_vars = {}
-        coords = {}
-        for name, br in self.bands.items():
-            y, x = f"y_{name}", f"x_{name}"
-            coords[y] = br.band.row_coords()
-            coords[x] = br.band.col_coords()
-            s = br.stats
-            arrays = {"mean": s.mean, "std": s.std, "var": s.var, "min": s.min, "max": s.max,
-                      "count": s.count, "flags": br.flags, "score": br.score}
-            if s.median is not None:
-                arrays["median"] = s.median
-            for var, arr in arrays.items():
-                data_vars[f"{var}_{name}"] = xr.DataArray(
-                    arr, dims=(y, x), attrs={"band": name, "channel": br.band.channel})
-        attrs = {k: v for k, v in self.provenance().items()}
-        attrs["bands"] = ",".join(self.bands)
-        return xr.Dataset(data_vars, coords=coords, attrs=attrs)
+        from ..cf import scan_dataset
+
+        return scan_dataset(self)
 
 
 def band_dataset(ds: xr.Dataset, band: str) -> xr.Dataset:
     """One band of :meth:`ScanResult.to_dataset` with plain ``y``/``x`` dims and variable names.
 
-    >>> # ds = badpix.scan("frames/"); band_dataset(ds, "ch0").flags
+    Parameters
+    ----------
+    ds
+        A dataset from :func:`badpix.scan` or :meth:`ScanResult.to_dataset`.
+    band
+        The band's name (``ds.attrs["bands"]`` lists them).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``mean, std, var, min, max, median, count, flags, score`` on dims ``y``/``x``
+        (and ``row``/``col``, ``spatial_ref`` coordinates when the input had them).
+
+    Examples
+    --------
+    >>> import numpy as np, badpix
+    >>> one = band_dataset(badpix.scan(np.zeros((5, 4, 6), np.uint16)), "ch0")
+    >>> one["flags"].dims
+    ('y', 'x')
     """
-    suffix = f"_{band}"
-    names = [v for v in ds.data_vars if str(v).endswith(suffix)]
-    if not names:
-        raise KeyError(f"no band {band!r}; bands: {ds.attrs.get('bands')}")
-    sub = ds[names].rename({n: str(n)[: -len(suffix)] for n in names})
-    return sub.rename({f"y{suffix}": "y", f"x{suffix}": "x"})
+    from ..cf import band_dataset as _band
+
+    return _band(ds, band)

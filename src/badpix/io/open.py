@@ -5,18 +5,21 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ..errors import InputError
 from .base import Reader, reader_registry, resolve_inputs, split_dataset_path
+from .memory import Dims, array_reader, is_array_input
 
 
 def open_reader(
-    source: str | os.PathLike | Sequence[str | os.PathLike],
+    source: str | os.PathLike | Sequence[str | os.PathLike] | Any,
     *,
     dataset: str | None = None,
     skip_bad: bool = False,
     format: str | None = None,
-    **options,
+    dims: Dims = None,
+    **options: Any,
 ) -> Reader:
     """Open ``source`` with the first registered reader that claims it.
 
@@ -24,7 +27,8 @@ def open_reader(
     ----------
     source
         A folder, a glob pattern (``"frames/*.npy"``), a file, ``"file.h5:events/image"``,
-        or a list of files.
+        or a list of files; or an array: numpy, dask, ``xarray.DataArray`` or
+        ``xarray.Dataset`` (see :mod:`badpix.io.memory`).
     dataset
         Dataset path inside HDF5/NeXus files (overrides a ``:dataset`` suffix).
     skip_bad
@@ -32,7 +36,12 @@ def open_reader(
         in ``reader.skipped``, instead of raising.
     format
         Force a reader by its ``format_name`` (e.g. ``"npy-frames"``).
+    dims
+        Arrays only: the role (``frame``, ``y``, ``x``, ``channel``) of each axis, or a
+        mapping from role to dimension name (see :mod:`badpix.io.memory`).
     """
+    if is_array_input(source):
+        return array_reader(source, dims=dims, dataset=dataset)
     if isinstance(source, (str, os.PathLike)):
         text, inner = split_dataset_path(os.fspath(source))
         dataset = dataset or inner
