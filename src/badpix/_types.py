@@ -3,7 +3,7 @@
 >>> from badpix._types import RuleKeywords
 >>> from badpix.detect.params import RuleParams
 >>> from dataclasses import fields
->>> sorted(RuleKeywords.__annotations__) == sorted(f.name for f in fields(RuleParams))
+>>> sorted(RuleKeywords.__annotations__) == sorted(f.name for f in fields(RuleParams) if f.compare)
 True
 """
 
@@ -35,7 +35,7 @@ class RuleKeywords(TypedDict, total=False):
     noisy_z: float
     scale_floor: float | None
     use_range: bool
-    counting: bool
+    counting: bool | str | None
     counting_size: int
     counting_alpha: float
     counting_hot_ratio: float
