@@ -37,7 +37,7 @@ source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 # contracts.md is included into design.md; guide-notes/ are contributors' notes that the
 # maintainers fold into the guide pages (they are not pages of their own)
-exclude_patterns = ["_build", "contracts.md", "guide-notes", "auto_examples/*.ipynb",
+exclude_patterns = ["_build", "contracts.md", "guide-notes", "examples", "auto_examples/*.ipynb",
                     "auto_examples/*.py", "auto_examples/*.zip", "auto_examples/*.json",
                     "auto_examples/*.md5", "**/*.codeobj.json"]
 templates_path: list[str] = []
