@@ -8,6 +8,7 @@ True
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 import threading
@@ -106,7 +107,6 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 def machine_info() -> dict[str, Any]:
     """What the numbers were measured on: CPU, cores, memory, load at the end of the run."""
-    import os
     import platform
 
     info: dict[str, Any] = {"platform": platform.platform(), "processor": platform.machine(),
@@ -144,7 +144,9 @@ class Results:
 
     def __init__(self, name: str, *, note: str = "", directory: Path | None = None):
         self.name = name
-        self.note = note
+        # run_all.py --quick says so in every file it makes
+        extra = os.environ.get("BADPIX_BENCH_NOTE", "")
+        self.note = "; ".join(x for x in (extra, note) if x)
         self.directory = RESULTS_DIR if directory is None else directory
         self.tables: list[dict[str, Any]] = []
         self.command = " ".join(["python", f"benchmarks/{Path(sys.argv[0]).name}", *sys.argv[1:]])

@@ -5,7 +5,7 @@ Usage:  .venv/bin/python benchmarks/eval_synth.py [--size 256] [--frames 40] [--
 For each dtype and seed: ``badpix.synth.make_synthetic`` (moving scene, shot and
 read noise, global drift, 40 planted pixels per class at default strength) is
 scanned through the real engine (``.npy`` frames on disk, ``badpix.run_scan``)
-and scored with ``badpix.evaluate``; the table is what the README quotes.
+and scored with ``badpix.evaluate``; the table lands in benchmarks/results/synth.json.
 """
 
 from __future__ import annotations

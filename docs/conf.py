@@ -79,3 +79,4 @@ sphinx_gallery_conf = {
     "write_computation_times": False,
 }
 os.environ.setdefault("MPLBACKEND", "agg")
+smartquotes = False  # keep "--option" as typed
