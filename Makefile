@@ -46,7 +46,7 @@ docs-screenshot:
 	  profile=$$(mktemp -d); \
 	  $(CHROMIUM) --headless --no-sandbox --disable-gpu --disable-background-networking \
 	    --disable-component-update --disable-sync --no-first-run --user-data-dir=$$profile \
-	    --window-size=1400,1800 --screenshot=$(SHOTS)/$$(basename $$page).png \
+	    --window-size=1400,1800 --virtual-time-budget=5000 --screenshot=$(SHOTS)/$$(basename $$page).png \
 	    file://$(CURDIR)/docs/_build/html/$$page.html; \
 	  rm -rf $$profile; \
 	done

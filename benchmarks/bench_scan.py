@@ -126,7 +126,7 @@ def main() -> None:
                 rows.append([n, gb, mem or "auto", path, gb / tr, gb / ph["stream"],
                              ph["median"], ph["rules"], ph["write"], total,
                              round(median_of(scans, "peak_rss") / 2**20)])
-        res = Results("scan", note=("--quick sizes; " if args.quick else "") + NOTE)
+        res = Results("scan", note=NOTE)
         res.table(f"badpix scan of {shape[0]}x{shape[1]} uint16 .npy frames in a fresh process, "
                   f"median of {repeats}", ["frames", "GB", "median budget", "path",
                                            "read-only GB/s", "pass GB/s", "median s", "rules s",

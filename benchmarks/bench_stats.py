@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
         bench_spatial(rows, 2048, 512)
     print()
     print(f"load average after: {os.getloadavg()[0]:.1f} (1 min) on {os.cpu_count()} CPUs")
-    res = Results("stats", note=("--quick sizes; " if args.quick else "") + NOTE)
+    res = Results("stats", note=NOTE)
     res.table("Streaming statistics and spatial filters, in memory",
               ["case", "time", "rate / peak mem", "baseline", "speed-up", "baseline 2",
                "speed-up 2", "check"], rows)

@@ -26,6 +26,7 @@ version = release = badpix.__version__
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",       # MathJax served from the build, so pages work offline
     "sphinx.ext.viewcode",
     "numpydoc",
     "myst_parser",
@@ -72,7 +73,7 @@ sphinx_gallery_conf = {
     "abort_on_example_error": True,
     "download_all_examples": False,
     "remove_config_comments": True,
-    "within_subsection_order": "FileNameSortKey",
+    "within_subsection_order": "badpix_docs.ExampleOrder",
     "matplotlib_animations": False,
     "show_memory": False,
     "min_reported_time": 1e9,       # no per-example timings in the pages: they vary by machine

@@ -164,6 +164,26 @@ class CliHelp(Directive):
         return container.children
 
 
+#: the gallery's order: one per user first, then the cross-cutting ones
+EXAMPLE_ORDER = ["plot_sensor_stack.py", "plot_photographer.py", "plot_photon_counting.py",
+                 "plot_rtdc_background.py", "plot_gis_local_variance.py",
+                 "plot_dask_cluster.py", "plot_repair_before_after.py"]
+
+
+class ExampleOrder:
+    """sphinx-gallery sort key (``within_subsection_order``): :data:`EXAMPLE_ORDER`, then by name."""
+
+    def __init__(self, src_dir: str):
+        self.src_dir = src_dir
+
+    def __call__(self, filename: str) -> tuple[int, str]:
+        name = Path(filename).name
+        return (EXAMPLE_ORDER.index(name) if name in EXAMPLE_ORDER else len(EXAMPLE_ORDER), name)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+
 def setup(app) -> dict[str, Any]:
     app.add_directive("benchmark-results", BenchmarkResults)
     app.add_directive("cli-help", CliHelp)

@@ -56,8 +56,7 @@ for ax, (name, band) in zip(axes, result.bands.items(), strict=True):
     ax.set_xlabel("column")
 axes[0].set_ylabel("row within the band")
 handles = [plt.Rectangle((0, 0), 1, 1, color=np.array(c) / 255) for c in CLASS_COLOURS.values()]
-fig.legend(handles, list(CLASS_COLOURS), loc="lower center", ncol=6, frameon=False,
-           bbox_to_anchor=(0.5, -0.06))
+fig.legend(handles, list(CLASS_COLOURS), loc="outside lower center", ncol=6, frameon=False)
 plt.show()
 
 # %%
