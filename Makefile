@@ -35,18 +35,18 @@ docs: $(BIN)/python
 	$(BIN)/python -m sphinx -b html -W --keep-going docs docs/_build/html
 	@echo "open docs/_build/html/index.html"
 
-# screenshots of the built index and one gallery page (needs chromium: apt-get install chromium)
+# screenshots of the built index, the gallery and one example page (needs chromium: apt-get install chromium)
 CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser || command -v google-chrome)
 SHOTS := docs/_build/screenshots
 docs-screenshot:
 	@test -f docs/_build/html/index.html || { echo "run make docs first"; exit 1; }
 	@test -n "$(CHROMIUM)" || { echo "need chromium (apt-get install chromium) or CHROMIUM=..."; exit 1; }
 	mkdir -p $(SHOTS)
-	for page in index auto_examples/plot_sensor_stack; do \
+	for page in index auto_examples/index auto_examples/plot_repair_before_after; do \
 	  profile=$$(mktemp -d); \
 	  $(CHROMIUM) --headless --no-sandbox --disable-gpu --disable-background-networking \
 	    --disable-component-update --disable-sync --no-first-run --user-data-dir=$$profile \
-	    --window-size=1400,1800 --virtual-time-budget=5000 --screenshot=$(SHOTS)/$$(basename $$page).png \
+	    --window-size=1400,1800 --virtual-time-budget=5000 --screenshot=$(SHOTS)/$$(echo $$page | tr / -).png \
 	    file://$(CURDIR)/docs/_build/html/$$page.html; \
 	  rm -rf $$profile; \
 	done

@@ -61,7 +61,7 @@ html_theme_options = {
     "header_links_before_dropdown": 8,
     "secondary_sidebar_items": ["page-toc"],
 }
-html_sidebars = {"changelog": [], "performance": []}
+html_sidebars = {"changelog": [], "performance": [], "api": [], "cli": [], "design": []}
 html_last_updated_fmt = None
 
 # The examples run in the build; BADPIX_EXAMPLES_QUICK=1 shrinks their data (the test
