@@ -31,7 +31,7 @@ bench: $(BIN)/python
 
 # the docs site, warnings as errors; output in docs/_build/html (not committed)
 docs: $(BIN)/python
-	$(BIN)/python -m pip install -q -e ".[docs,test]"
+	$(BIN)/python -m pip install -q -e ".[docs]"
 	$(BIN)/python -m sphinx -b html -W --keep-going docs docs/_build/html
 	@echo "open docs/_build/html/index.html"
 

@@ -51,7 +51,9 @@ def normalise_tables(data: dict[str, Any]) -> list[dict[str, Any]]:
     tables = data.get("tables")
     if tables is None and "table" in data:
         t = data["table"]
-        tables = [t] if isinstance(t, dict) and "rows" in t else [{"rows": t}]
+        if isinstance(t, dict) and "rows" not in t:  # {column: value} is one row
+            t = [t]
+        tables = [t] if isinstance(t, dict) else [{"rows": t}]
     out = []
     for t in tables or []:
         rows = t.get("rows", [])
@@ -67,6 +69,8 @@ def normalise_tables(data: dict[str, Any]) -> list[dict[str, Any]]:
 def results_rst(path: Path) -> list[str]:
     """The reStructuredText of one result file."""
     data = json.loads(path.read_text())
+    if not isinstance(data, dict):  # a bare table (list of rows) is a table too
+        data = {"table": data}
     name = data.get("name", path.stem)
     lines = [name, "-" * max(3, len(name)), ""]
     if data.get("command"):

@@ -36,6 +36,16 @@ def test_other_table_shapes(tmp_path):
     assert re.search(r"^startup\n-+$", text, flags=re.M)
 
 
+def test_bare_list_and_single_row(tmp_path):
+    p = tmp_path / "a.json"
+    p.write_text(json.dumps([["x", 1], ["y", 2]]))
+    assert "a\n-" in "\n".join(badpix_docs.results_rst(p))      # metadata-free: no crash
+    q = tmp_path / "b.json"
+    q.write_text(json.dumps({"table": {"median s": 0.5, "command": "badpix --help"}}))
+    text = "\n".join(badpix_docs.results_rst(q))
+    assert "* - median s" in text and "- 0.5" in text
+
+
 def test_cell_escapes_markup():
     assert badpix_docs._cell("a|b*c") == "a\\|b\\*c"
     assert badpix_docs._cell(None) == "–" and badpix_docs._cell(True) == "yes"
