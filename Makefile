@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint typecheck bench clean
+.PHONY: install demo test lint typecheck bench clean docs docs-screenshot
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -19,6 +19,7 @@ demo: install
 test: $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[test,peer]"
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 lint: $(BIN)/python
@@ -34,5 +35,28 @@ bench: $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[test,peer]"
 	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
+# the docs site, warnings as errors; output in docs/_build/html (not committed)
+docs: $(BIN)/python
+	$(BIN)/python -m pip install -q -e ".[docs]"
+	$(BIN)/python -m sphinx -b html -W --keep-going docs docs/_build/html
+	@echo "open docs/_build/html/index.html"
+
+# screenshots of the built index, the gallery and one example page (needs chromium: apt-get install chromium)
+CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser || command -v google-chrome)
+SHOTS := docs/_build/screenshots
+docs-screenshot:
+	@test -f docs/_build/html/index.html || { echo "run make docs first"; exit 1; }
+	@test -n "$(CHROMIUM)" || { echo "need chromium (apt-get install chromium) or CHROMIUM=..."; exit 1; }
+	mkdir -p $(SHOTS)
+	for page in index auto_examples/index auto_examples/plot_repair_before_after; do \
+	  profile=$$(mktemp -d); \
+	  $(CHROMIUM) --headless --no-sandbox --disable-gpu --disable-background-networking \
+	    --disable-component-update --disable-sync --no-first-run --user-data-dir=$$profile \
+	    --window-size=1400,1800 --virtual-time-budget=5000 --screenshot=$(SHOTS)/$$(echo $$page | tr / -).png \
+	    file://$(CURDIR)/docs/_build/html/$$page.html; \
+	  rm -rf $$profile; \
+	done
+	@ls -l $(SHOTS)
+
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache docs/_build docs/auto_examples
