@@ -141,7 +141,6 @@ def test_late_imports_count():
 KNOWN = {
     "io": "io/base.py <-> io/_load_all.py: the reader registry is replaced by another engineer",
     "detect": "detect <-> detect/photon.py (classify/pack): moved in step (f)",
-    "engine": "engine/local.py <-> engine/strips.py (finalize_band): step (b)",
     "repair": "repair/plan.py <-> repair/inpaint.py (fill_*): step (f)",
 }
 AREAS = ("cli", "detect", "engine", "io", "photo", "repair", "report", "stats", "other")

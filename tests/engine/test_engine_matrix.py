@@ -12,12 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tifffile
+from PIL import Image
 
-from badpix import open_stack
 from badpix.engine import run_scan
 
 from ._util import assert_same_results, write_stack
-from .test_local_engine import rgb_photos
 
 distributed = pytest.importorskip("distributed")
 
@@ -44,7 +43,13 @@ def _tiff(folder):  # sensor frames, whole-frame reads: frame streaming
 
 
 def _photos(folder):  # a photo series: persistence + onset on, no median
-    rgb_photos(folder, n=9)
+    rng = np.random.default_rng(6)
+    folder.mkdir(parents=True, exist_ok=True)
+    frames = rng.integers(90, 110, (9, 30, 41, 3), dtype=np.uint8)  # a quiet scene
+    frames[:, 7, 9, 1] = 250  # a hot photosite: PERSISTENT
+    frames[3:, 15, 20, 0] = 240  # one that went hot at the fourth photo: onset
+    for i, f in enumerate(frames):
+        Image.fromarray(f).save(folder / f"IMG_{i:03d}.png")
 
 
 INPUTS = {"npy": _npy, "tiff": _tiff, "photos": _photos}
@@ -58,15 +63,7 @@ def case(request, tmp_path_factory):
 
 
 def _checkpointed(folder, out):
-    from badpix.engine.checkpoint import scan_checkpointed
-
-    return scan_checkpointed(open_stack(folder), out=out)
-
-
-def _divergence(request, kind):
-    # TEMPORARY (removed by the commit that fixes it): the divergence of issue 21
-    if kind == "photos":
-        request.applymarker(pytest.mark.xfail(strict=True, reason="issue 21 divergence"))
+    return run_scan(folder, out=out, checkpoint_every=4)
 
 
 def _same(local, got):
@@ -83,27 +80,26 @@ def test_local_defaults_by_input_kind(case):
     if kind == "photos":
         assert "persistent" in local.rules() and "outlier" not in local.rules()
         assert all("onset_frame" in br.stats.extra for br in local.bands.values())
+        assert local.bands["G"].flags[7, 9] & 32 and local.bands["R"].flags[15, 20] & 32
+        assert local.bands["R"].stats.extra["onset_frame"][15, 20] == 3
     else:
         assert "outlier" in local.rules() and "persistent" not in local.rules()
 
 
-def test_dask_defaults_equal_local(case, client, request):
+def test_dask_defaults_equal_local(case, client):
     kind, folder, local = case
-    _divergence(request, kind)
     _same(local, run_scan(folder, client=client))
 
 
-def test_checkpointed_defaults_equal_local(case, tmp_path, request):
+def test_checkpointed_defaults_equal_local(case, tmp_path):
     kind, folder, local = case
-    _divergence(request, kind)
     _same(local, _checkpointed(folder, tmp_path / "scan"))
 
 
-def test_badpix_scan_with_a_client_runs_persistence_on_photos(case, client, request):
+def test_badpix_scan_with_a_client_runs_persistence_on_photos(case, client):
     import badpix
 
     kind, folder, local = case
-    _divergence(request, kind)
     if kind != "photos":
         pytest.skip("photo series only")
     assert any(np.any(br.flags & 32) for br in local.bands.values())  # PERSISTENT flags

@@ -54,7 +54,8 @@ from ..layout import Band, Layout
 from ..stack import Stack
 from ..stats.base import Accumulator, AccumulatorFactory
 from ..stats.moments import MomentAccumulator
-from .local import classify_bands, collect_median, stack_block_frames
+from .local import classify_bands
+from .plan import ScanPlan, extra_factories, make_plan, plan_tiles
 from .result import ScanResult
 
 __all__ = [
@@ -67,8 +68,6 @@ __all__ = [
 ]
 
 STATE_FORMAT = 1
-#: default bytes of frames the final median holds at once when no limit is given
-DEFAULT_MEDIAN_MEMORY = 512 * 2**20
 
 
 # ----------------------------------------------------------------------------- frame store
@@ -201,28 +200,6 @@ def update_bands(bands: Sequence[Band], frames: np.ndarray, first_index: int,
         store = stores.get(b.name)
         if store is not None:
             store.write(slot, view)
-
-
-def plan_tiles(n_frames: int, shape: tuple[int, int], itemsize: int, budget: int,
-               min_tiles: int = 1) -> list[tuple[int, int, int, int]]:
-    """Tiles ``(r0, r1, c0, c1)`` whose frames (``n_frames`` deep) fit in ``budget`` bytes.
-
-    Tiles are row strips spanning the full width (one read per frame) unless
-    even one row over all frames exceeds the budget; then rows are split into
-    column pieces.  At least ``min_tiles`` tiles are made (parallelism).
-
-    >>> plan_tiles(100, (8, 40), 2, (100 * 2 + 8) * 40 * 3)  # three rows fit the budget
-    [(0, 3, 0, 40), (3, 6, 0, 40), (6, 8, 0, 40)]
-    """
-    h, w = shape
-    per_pixel = max(1, n_frames) * itemsize + 8  # frames plus the float64 result
-    pixels = max(64, budget // per_pixel)  # below 64 pixels the reads get absurdly small
-    rows = pixels // w
-    if rows >= 1:
-        rows = min(rows, h, max(1, -(-h // max(1, min_tiles))))
-        return [(r, min(h, r + rows), 0, w) for r in range(0, h, rows)]
-    cols = min(w, pixels)
-    return [(r, r + 1, c, min(w, c + cols)) for r in range(h) for c in range(0, w, cols)]
 
 
 def tiled_median(store: FrameStore, slots: np.ndarray, budget: int,
@@ -417,6 +394,7 @@ def scan_checkpointed(
     on_checkpoint: Callable[[int], None] | None = None,
     extra_accumulators: list[AccumulatorFactory] | None = None,
     median: bool | None = None,
+    plan: ScanPlan | None = None,
 ) -> ScanResult:
     """Scan ``stack`` with the local engine, keeping resumable state in ``OUT/state/``.
 
@@ -444,7 +422,7 @@ def scan_checkpointed(
         Called with the frames done in the current input after every checkpoint.
     median
         Compute the exact temporal median (and the OUTLIER rule); ``None``: as the
-        local engine decides (:func:`badpix.engine.local.collect_median`).  The
+        plan decides (:func:`badpix.engine.plan.make_plan`: not for photo series).  The
         frames are stored either way, so a finished scan can be re-finalized
         with the median later (``resume=True, median=True``).
 
@@ -495,12 +473,11 @@ def scan_checkpointed(
             checkpoint_every = m["checkpoint_every"]
     else:
         state.reset()
-        block = block_frames or stack_block_frames(stack)
-        every = int(checkpoint_every or 256)
-        if every < 1:
-            raise ParameterError("--checkpoint-every must be at least 1")
-        block = min(block, every)
-        every = -(-every // block) * block  # whole blocks, so a resume re-reads the same blocks
+        if plan is None or plan.checkpoint_every is None:
+            plan = make_plan(stack, memory_limit=memory_limit, median=median,
+                             extras=extra_accumulators, block_frames=block_frames,
+                             checkpoint_every=int(checkpoint_every or 256))
+        block, every = plan.block_frames, plan.checkpoint_every
         m = {"format": STATE_FORMAT, "generation": 0, "frame_shape": list(stack.frame_shape),
              "dtype": np.dtype(stack.dtype).str, "layout": _layout_dict(stack.layout),
              "block_frames": block, "checkpoint_every": every, "stored": 0,
@@ -508,6 +485,13 @@ def scan_checkpointed(
                            "stored_at_start": 0, "skipped": _skipped_list(stack.skipped)}]}
         state.write_json("inputs-0.json", fp)
     state.manifest = m
+    # the recorded blocks and checkpoints: boundaries must not move, or outputs would differ
+    recorded = int(m["block_frames"]), int(m["checkpoint_every"])
+    if plan is None or (plan.block_frames, plan.checkpoint_every) != recorded:
+        plan = dataclasses.replace(
+            make_plan(stack, memory_limit=memory_limit, median=median, extras=extra_accumulators,
+                      block_frames=recorded[0], checkpoint_every=recorded[0]),
+            checkpoint_every=recorded[1])
     block = int(m["block_frames"])
     every = int(m["checkpoint_every"])
     if resume and checkpoint_every is not None and checkpoint_every != every:
@@ -515,7 +499,8 @@ def scan_checkpointed(
     seg = m["segments"][-1]
     bands = stack.bands
     n = stack.n_frames
-    extras = {b.name: [acc for f in (extra_accumulators or [])
+    factories = extra_factories(plan, stack, extra_accumulators)
+    extras = {b.name: [acc for f in factories
                        if (acc := f(b.shape, stack.dtype, n, params)) is not None] for b in bands}
     if m["generation"] > 0:
         accs = state.load_accumulators(bands, extras)
@@ -551,9 +536,9 @@ def scan_checkpointed(
                     on_checkpoint(done)
         timings["stream"] = time.perf_counter() - t_read
         t_med = time.perf_counter()
-        budget = int(memory_limit or DEFAULT_MEDIAN_MEMORY)
+        budget = plan.unit_memory
         slots = np.arange(int(m["stored"]), dtype=np.int64)
-        with_median = collect_median(stack, median)
+        with_median = plan.collects_median
         medians = {name: (tiled_median(st, slots, budget) if len(slots) and with_median
                           else None) for name, st in stores.items()}
         timings["median"] = time.perf_counter() - t_med
@@ -565,7 +550,7 @@ def scan_checkpointed(
                                      for b in bands}, params)
     timings["rules"] = time.perf_counter() - t_rules
     timings["total"] = time.perf_counter() - t0
-    result = ScanResult.from_stack(stack, params, results, timings)
+    result = ScanResult.from_stack(stack, params, results, timings, plan)
     _describe_segments(result, m, stack)
     return result
 

@@ -89,14 +89,12 @@ from ..layout import Band
 from ..stack import Stack
 from ..stats.base import AccumulatorFactory
 from ..stats.moments import MomentAccumulator
-from .checkpoint import FrameStore, plan_tiles, update_bands
-from .local import choose_block_frames, classify_bands, collect_median
+from .checkpoint import FrameStore, update_bands
+from .local import classify_bands
+from .plan import STRIP_OUTPUTS, ScanPlan, chunk_ranges, extra_factories, make_plan, plan_tiles
 from .result import ScanResult
 from .strips import (
-    STRIP_MIN_ROWS,
-    STRIP_OUTPUTS,
     band_stats_from_strips,
-    plan_strips,
     read_strip,
     strip_buffer_shape,
     strip_dtypes,
@@ -105,10 +103,6 @@ from .strips import (
 
 __all__ = ["chunk_ranges", "dask_client", "scan_stack_dask"]
 
-#: bytes of frames one median task holds when no memory limit is given
-DEFAULT_TASK_MEDIAN_MEMORY = 256 * 2**20
-#: at most this many bytes of frames per chunk task (bounded retry cost after a lost worker)
-MAX_TASK_BYTES = 2 * 2**30
 
 
 # ----------------------------------------------------------------------------- worker side
@@ -400,54 +394,6 @@ def _strip_task(reader: Reader, band: Band, strip: tuple[int, int], numba_thread
 
 # ----------------------------------------------------------------------------- client side
 
-#: bytes of accumulator state per band pixel (uint16: sums 8 + 16, min/max 4; float: 40)
-STATE_BYTES_PER_PIXEL = 40
-
-
-def default_frames_per_task(n_frames: int, frame_nbytes: int, block: int, nthreads: int,
-                            band_pixels: int = 0) -> int:
-    """Frames per chunk task: about four tasks per Dask thread (load balance), whole blocks,
-    at most 2 GiB each -- but enough frames that a task reads at least four times the
-    bytes of the accumulator state it returns (the state travels to the client; with
-    2048x2048 uint16 frames a state is as big as 8 to 14 frames), while every thread still
-    gets a task.
-
-    >>> default_frames_per_task(1000, 8 * 2**20, 8, 2)
-    128
-    >>> default_frames_per_task(119, 8 * 2**20, 8, 2, band_pixels=2048 * 2048)
-    64
-    """
-    fpt = -(-n_frames // (4 * max(1, nthreads)))
-    if band_pixels:
-        enough = -(-4 * STATE_BYTES_PER_PIXEL * band_pixels // max(1, frame_nbytes))
-        fpt = max(fpt, min(enough, -(-n_frames // max(1, nthreads))))
-    fpt = min(fpt, max(1, MAX_TASK_BYTES // max(1, frame_nbytes)))
-    fpt = -(-fpt // block) * block
-    return max(1, fpt)
-
-
-def chunk_ranges(n_frames: int, frames_per_task: int, nthreads: int = 1
-                 ) -> list[tuple[int, int]]:
-    """Frame ranges ``[start, stop)`` of the chunk tasks: about ``frames_per_task`` each.
-
-    With ``nthreads > 1`` the number of chunks is rounded up to a multiple of
-    ``nthreads`` and the frames are split evenly (sizes differ by at most one), so
-    that no thread is left with a short last chunk while the others idle -- or with
-    a long one while they wait (a straggler).
-
-    >>> chunk_ranges(119, 64, 2)
-    [(0, 59), (59, 119)]
-    >>> chunk_ranges(10, 4)
-    [(0, 4), (4, 8), (8, 10)]
-    """
-    fpt = max(1, int(frames_per_task))
-    if nthreads <= 1:
-        return [(s, min(n_frames, s + fpt)) for s in range(0, n_frames, fpt)]
-    k = -(-n_frames // fpt)
-    k = min(n_frames, -(-k // nthreads) * nthreads)
-    return [(i * n_frames // k, (i + 1) * n_frames // k) for i in range(k)]
-
-
 def _wait_finished(client: Any, futures: list[Any]) -> bool:
     """Wait until every future has finished or failed, without fetching; True if one failed.
 
@@ -590,6 +536,7 @@ def scan_stack_dask(
     numba_threads: int = 1,
     median: bool | None = None,
     strips: bool | None = None,
+    plan: ScanPlan | None = None,
 ) -> ScanResult:
     """Scan ``stack`` on a Dask cluster; same result as :func:`badpix.engine.scan_stack`.
 
@@ -616,19 +563,23 @@ def scan_stack_dask(
         the available memory (:func:`default_store_dir`), else the system
         temporary folder.
     extra_accumulators
-        Picklable accumulator factories (see :mod:`badpix.stats.base`).
+        Picklable accumulator factories (see :mod:`badpix.stats.base`); ``None``: as
+        the plan decides (persistence + onset for photo series), ``[]``: none.
     numba_threads
         numba threads per Dask thread (default 1: Dask provides the parallelism).
     median
         Collect the exact temporal median (store + median tasks); ``None``: as the
-        local engine decides (:func:`badpix.engine.local.collect_median`).
+        plan decides (:func:`badpix.engine.plan.make_plan`: not for photo series).
     strips
         ``None`` (default): strip tasks when
-        :func:`~badpix.engine.strips.plan_strips` finds a plan, the
+        :func:`~badpix.engine.plan.plan_strips` finds a plan, the
         median is wanted, there are no extra accumulators and ``frames_per_task``
         is not given; ``False``: always frame chunks (store + median tasks).
         ``True``: strip tasks, or :class:`~badpix.errors.ParameterError` when the
         input does not allow them.
+    plan
+        A :class:`~badpix.engine.plan.ScanPlan` made for the ``"dask"`` executor
+        (default: :func:`~badpix.engine.plan.make_plan` of the arguments above).
 
     Examples
     --------
@@ -647,28 +598,17 @@ def scan_stack_dask(
     dtype = np.dtype(stack.dtype)
     bands = tuple(stack.bands)
     nthreads = max(1, sum(client.nthreads().values()))
-    block = choose_block_frames(stack.frame_nbytes, n)
+    if plan is None:
+        plan = make_plan(stack, memory_limit=memory_limit, executor="dask", threads=nthreads,
+                         median=median, extras=extra_accumulators,
+                         frames_per_task=frames_per_task, strips=strips)
+    extra_accumulators = extra_factories(plan, stack, extra_accumulators)
     band_pixels = sum(int(np.prod(b.shape)) for b in bands)
-    if frames_per_task is not None and int(frames_per_task) < 1:
-        raise ParameterError("frames_per_task must be at least 1")
-    ranges = chunk_ranges(n, int(frames_per_task) if frames_per_task else
-                          default_frames_per_task(n, stack.frame_nbytes, block, nthreads,
-                                                  band_pixels),
-                          nthreads=1 if frames_per_task else nthreads)
-    block = min(block, max((e - s for s, e in ranges), default=1))
-    per_task = (DEFAULT_TASK_MEDIAN_MEMORY if memory_limit is None
-                else max(1, int(memory_limit) // nthreads))
-    plans = None
-    if strips or (strips is None and frames_per_task is None and not extra_accumulators
-                  and collect_median(stack, median)):
-        plans = plan_strips(stack, per_task, nthreads)
-        if plans is None and strips:
-            raise ParameterError("strip tasks need a reader that reads rows alone (.npy, "
-                                 "unfiltered HDF5), no --skip-bad, and strips of at least "
-                                 f"{STRIP_MIN_ROWS} rows within the memory limit")
+    ranges = list(plan.frame_ranges)
+    block = plan.block_frames
+    per_task = plan.unit_memory
+    plans = plan.strip_plans() if plan.unit == "strips" else None
     if plans is not None:
-        if extra_accumulators:
-            raise ParameterError("strip tasks run no extra accumulators")
         if workdir is not None and not os.path.isdir(workdir):
             raise OutputError(f"{workdir}: the work folder does not exist")
         if workdir is None:
@@ -677,10 +617,10 @@ def scan_stack_dask(
         results = _scan_strips(stack, params, client, plans, numba_threads, progress,
                                os.fspath(workdir) if _in_shm(workdir) else None, timings)
         timings["total"] = time.perf_counter() - t0
-        return ScanResult.from_stack(stack, params, results, timings)
+        return ScanResult.from_stack(stack, params, results, timings, plan)
     token = uuid.uuid4().hex[:12]
     tmp = None
-    if collect_median(stack, median):
+    if plan.collects_median:
         if workdir is None:
             workdir = default_store_dir(client, n * band_pixels * dtype.itemsize)
         try:
@@ -816,7 +756,7 @@ def scan_stack_dask(
             shutil.rmtree(tmp, ignore_errors=True)
     stack.skipped.extend(SkippedFrame(label, reason) for _, label, reason in meta["skipped"])
     timings["total"] = time.perf_counter() - t0
-    return ScanResult.from_stack(stack, params, results, timings)
+    return ScanResult.from_stack(stack, params, results, timings, plan)
 
 
 #: Dask settings of the local cluster :func:`dask_client` starts.  Measured here (2-core

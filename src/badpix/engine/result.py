@@ -67,10 +67,12 @@ class ScanResult:
     params: RuleParams
     bands: dict[str, BandResult]
     timings: dict[str, float] = field(default_factory=dict)
+    #: the :class:`~badpix.engine.plan.ScanPlan` the scan ran (``None``: not recorded)
+    plan: Any = None
 
     @classmethod
     def from_stack(cls, stack: Stack, params: RuleParams, bands: dict[str, BandResult],
-                   timings: dict[str, float]) -> ScanResult:
+                   timings: dict[str, float], plan: Any = None) -> ScanResult:
         r = stack.reader
         source = ", ".join(str(p) for p in r.paths[:1]) + (
             f" (+{len(r.paths) - 1} files)" if len(r.paths) > 1 else "")
@@ -81,7 +83,7 @@ class ScanResult:
         if any("onset_frame" in b.stats.extra for b in bands.values()):
             times = r.frame_times()
             info.frame_times = None if times is None else [float(t) for t in times]
-        return cls(info, stack.layout, params, bands, timings)
+        return cls(info, stack.layout, params, bands, timings, plan)
 
     def rules(self) -> list[str]:
         """The classes whose rules ran (OUTLIER needs the median, PERSISTENT the photo pass)."""
