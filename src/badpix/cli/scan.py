@@ -166,7 +166,7 @@ def scan_command(
     if checkpoint_every is not None and checkpoint_every < 1:
         raise ParameterError("--checkpoint-every must be at least 1")
     if add and layout is None:
-        from ..engine.checkpoint import read_state_layout
+        from ..engine.state import read_state_layout
 
         layout = read_state_layout(output)  # new frames are cut into the scan's bands
     stack = open_stack(input, layout=layout, dataset=dataset, skip_bad=skip_bad)
@@ -193,7 +193,7 @@ def scan_command(
         result = execute(stack, params, client=client, progress=advance, workdir=workdir,
                          plan=plan, **plan_args)
     if stateful:
-        from ..engine.checkpoint import state_summary
+        from ..engine.state import state_summary
 
         extra_summary = state_summary(output)
     elif on_cluster:

@@ -64,12 +64,15 @@ def execute(stack: Stack, params: RuleParams | None = None, *, client: Any = Non
             extra_accumulators: Sequence[AccumulatorFactory] | bool | None = None,
             workdir: str | os.PathLike | None = None,
             progress: Callable[[int], None] | None = None,
-            plan: ScanPlan | None = None) -> ScanResult:
+            plan: ScanPlan | None = None,
+            on_checkpoint: Callable[[int], None] | None = None) -> ScanResult:
     """Scan ``stack``: the one place that chooses the engine.
 
-    ``out`` with ``checkpoint_every``/``resume``/``add``: a resumable scan keeping its
-    state in ``out/state/`` (:mod:`badpix.engine.checkpoint`); ``client``: the Dask
-    executor; else the local one.  ``plan``: from :func:`plan_scan` (default: made here).
+    ``client``: the Dask executor, else the local one.  ``out`` with
+    ``checkpoint_every``/``resume``/``add``: the local executor keeps resumable state in
+    ``out/state/`` (:mod:`badpix.engine.state`; ``on_checkpoint`` is called with the
+    frames done after each checkpoint).  ``plan``: from :func:`plan_scan` (default:
+    made here).
     """
     params = params or RuleParams()
     if plan is None:
@@ -79,21 +82,21 @@ def execute(stack: Stack, params: RuleParams | None = None, *, client: Any = Non
     # a policy (True/False) is in the plan already; factories are passed on
     extras = (None if extra_accumulators is None or isinstance(extra_accumulators, bool)
               else list(extra_accumulators))
-    if _stateful(out, checkpoint_every, resume, add):
-        from .checkpoint import scan_checkpointed
+    checkpoint = None
+    if _stateful(out, checkpoint_every, resume, add):  # checkpointing: a property of the run
+        from .state import Checkpoint
 
-        return scan_checkpointed(stack, params, out=out, checkpoint_every=checkpoint_every,
-                                 resume=resume, add=add, memory_limit=memory_limit,
-                                 progress=progress, extra_accumulators=extras, median=median,
-                                 plan=plan)
-    if client is not None:
+        checkpoint = Checkpoint(stack, plan, out, resume=resume, add=add,
+                                checkpoint_every=checkpoint_every)
+    elif client is not None:
         from .dask import scan_stack_dask
 
         return scan_stack_dask(stack, params, client, memory_limit=memory_limit,
                                progress=progress, workdir=workdir, extra_accumulators=extras,
                                median=median, plan=plan)
     return scan_stack(stack, params, memory_limit=memory_limit, progress=progress,
-                      workdir=workdir, extra_accumulators=extras, median=median, plan=plan)
+                      workdir=workdir, extra_accumulators=extras, median=median, plan=plan,
+                      checkpoint=checkpoint, on_checkpoint=on_checkpoint)
 
 
 def run_scan(
@@ -111,6 +114,7 @@ def run_scan(
     resume: bool = False,
     add: bool = False,
     median: bool | None = None,
+    on_checkpoint=None,
     **rule_params,
 ) -> ScanResult:
     """Open ``source`` (unless it is a :class:`Stack` already) and scan it (:func:`execute`).
@@ -130,4 +134,4 @@ def run_scan(
         params = replace(params, **rule_params)
     return execute(stack, params, client=client, out=out, checkpoint_every=checkpoint_every,
                    resume=resume, add=add, memory_limit=memory_limit, median=median,
-                   progress=progress)
+                   progress=progress, on_checkpoint=on_checkpoint)

@@ -89,10 +89,10 @@ from ..layout import Band
 from ..stack import Stack
 from ..stats.base import AccumulatorFactory
 from ..stats.moments import MomentAccumulator
-from .checkpoint import FrameStore, update_bands
 from .local import classify_bands
 from .plan import STRIP_OUTPUTS, ScanPlan, chunk_ranges, extra_factories, make_plan, plan_tiles
 from .result import ScanResult
+from .store import FrameStore, update_bands
 from .strips import (
     band_stats_from_strips,
     read_strip,

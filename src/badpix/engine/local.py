@@ -30,6 +30,7 @@ from ..stats.median import MedianCollector
 from ..stats.moments import MomentAccumulator
 from .plan import ScanPlan, extra_factories, make_plan
 from .result import BandResult, ScanResult
+from .state import Checkpoint
 from .strips import (
     band_stats_from_strips,
     read_strip,
@@ -218,6 +219,8 @@ def scan_stack(
     extra_accumulators: list[AccumulatorFactory] | None = None,
     median: bool | None = None,
     plan: ScanPlan | None = None,
+    checkpoint: Checkpoint | None = None,
+    on_checkpoint: Callable[[int], None] | None = None,
 ) -> ScanResult:
     """Scan ``stack`` in one streaming pass and classify every band.
 
@@ -247,6 +250,11 @@ def scan_stack(
     plan
         A :class:`~badpix.engine.plan.ScanPlan` made for the local executor (default:
         :func:`~badpix.engine.plan.make_plan` of the arguments above).
+    checkpoint
+        Keep resumable state (:class:`~badpix.engine.state.Checkpoint`, made with a
+        plan that has ``checkpoint_every``): the units it records as done are skipped,
+        their merged states restored, and a checkpoint is committed every
+        ``checkpoint_every`` frames.  ``on_checkpoint``: called with the frames done.
 
     Notes
     -----
@@ -263,6 +271,8 @@ def scan_stack(
     {'ch0': {'stuck': 3, 'outlier': 5, ...}}
     """
     params = params or RuleParams()
+    if checkpoint is not None:  # the state's stack (layout of the scan) and recorded blocks
+        stack, plan = checkpoint.stack, checkpoint.plan
     if plan is None:
         plan = make_plan(stack, memory_limit=memory_limit, median=median,
                          extras=extra_accumulators, block_frames=block_frames)
@@ -294,18 +304,39 @@ def scan_stack(
                                  None if workdir is None else Path(workdir),
                                  [acc for f in (extra_accumulators or [])
                                   if (acc := f(b.shape, stack.dtype, n, params)) is not None],
-                                 median=with_median, moments=frame_moments is None)
+                                 median=with_median and checkpoint is None,
+                                 moments=frame_moments is None)
         for b in stack.bands
     }
+    first, sinks, states = 0, {}, {}
     try:
+        if checkpoint is not None:  # resume after the units done; frames go to the state
+            first = checkpoint.done
+            restored = checkpoint.restore(stack.bands, {k: a.extras for k, a in accs.items()})
+            sinks = checkpoint.sinks(stack.bands, stack.dtype)
+            for name, a in accs.items():
+                if restored is not None:
+                    a.moments, a.extras = restored[name]
+                a.median = sinks[name]
+            states = {name: (a.moments, a.extras) for name, a in accs.items()}
+            checkpoint.start(states, sinks)
+            if progress is not None and first:
+                progress(first)
         t_read = time.perf_counter()
-        for start, block in stack.iter_blocks(block_frames):
+        for start, block in stack.iter_blocks(block_frames, first, n):
             if frame_moments is not None:
                 frame_moments.update(block.reshape(len(block), *flat_shape))
             for b in stack.bands:
                 accs[b.name].update(b.view(block), start)
+            if checkpoint is None:
+                if progress is not None:
+                    progress(len(block))
+                continue
             if progress is not None:
-                progress(len(block))
+                progress(min(n, start + block_frames) - start)
+            if checkpoint.unit_done(start + block_frames, states, sinks) \
+                    and on_checkpoint is not None:
+                on_checkpoint(checkpoint.done)
         timings["stream"] = time.perf_counter() - t_read
         if frame_moments is not None:
             for b in stack.bands:
@@ -333,4 +364,5 @@ def scan_stack(
         for a in accs.values():
             a.close()
     timings["total"] = time.perf_counter() - t0
-    return ScanResult.from_stack(stack, params, bands, timings, plan)
+    result = ScanResult.from_stack(stack, params, bands, timings, plan)
+    return result if checkpoint is None else checkpoint.describe(result)
