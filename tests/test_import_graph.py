@@ -140,8 +140,6 @@ def test_late_imports_count():
 #: areas whose circles are not fixed here: xfail (strict: the mark goes when it is fixed)
 KNOWN = {
     "io": "io/base.py <-> io/_load_all.py: the reader registry is replaced by another engineer",
-    "detect": "detect <-> detect/photon.py (classify/pack): moved in step (f)",
-    "repair": "repair/plan.py <-> repair/inpaint.py (fill_*): step (f)",
 }
 AREAS = ("cli", "detect", "engine", "io", "photo", "repair", "report", "stats", "other")
 

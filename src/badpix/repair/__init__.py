@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ParameterError
-from .inpaint import fill_array, fill_raster
+from .fill import fill_array, fill_raster
 from .masks import load_mask
 from .plan import CFA_PATTERNS, METHODS, RepairPlan
 from .writeback import estimate_jpeg_quality, open_writer
