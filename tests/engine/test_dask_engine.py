@@ -164,7 +164,7 @@ def test_compact_and_wide_merges_agree(dtype):
 
 
 def test_scratch_buffers_are_reused():
-    from badpix.engine.dask import _scratch
+    from badpix.engine.units import _scratch
 
     with _scratch((4, 8), np.uint16) as a:
         a[...] = 1
@@ -250,7 +250,7 @@ def test_photo_scan_without_median_creates_no_store(client, tmp_path):
 
 def test_states_and_medians_through_ram_files_equal_the_transfer_path(client, int_stack,
                                                                        local_int, tmp_path):
-    from badpix.engine import dask as engine
+    from badpix.engine import units as engine
 
     calls = []
     original = engine._SharedMoments.attach
