@@ -77,3 +77,15 @@ def test_checkpointed_scan_records_its_plan(tmp_path):
     r = run_scan(tmp_path / "f", out=tmp_path / "o", checkpoint_every=3)
     assert r.plan.checkpoint_every == 3 and r.plan.median == "state"
     assert np.isfinite(r.bands["ch0"].stats.median).all()
+
+
+def test_plan_of_a_resume_shows_the_recorded_checkpoints(tmp_path, capsys):
+    write_stack(tmp_path / "f", 9)
+    out = tmp_path / "scan"
+    assert main(["scan", str(tmp_path / "f"), "-o", str(out), "-q", "--format", "npy",
+                 "--checkpoint-every", "3"]) == 0
+    capsys.readouterr()
+    assert main(["scan", str(tmp_path / "f"), "-o", str(out), "--plan", "--resume"]) == 0
+    assert "checkpoint    every 3 frames" in capsys.readouterr().out
+    assert main(["scan", str(tmp_path / "f"), "-o", str(tmp_path / "none"), "--plan",
+                 "--resume"]) == 2  # no state there: a one-line error

@@ -52,8 +52,15 @@ def plan_scan(stack: Stack, *, client: Any = None, threads: int | None = None,
                              "drop --workers/--scheduler")
     if client is not None:
         threads = max(1, sum(client.nthreads().values()))
+    block_frames = None
+    if resume or add:  # the blocks and checkpoints the state recorded
+        from .state import ScanState
+
+        m = ScanState(out).load()
+        block_frames, checkpoint_every = int(m["block_frames"]), int(m["checkpoint_every"])
     return make_plan(stack, memory_limit=memory_limit, executor="dask" if dask else "local",
                      threads=threads or 1, median=median, extras=extra_accumulators,
+                     block_frames=block_frames,
                      checkpoint_every=(checkpoint_every or 256) if stateful else None)
 
 
