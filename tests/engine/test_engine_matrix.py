@@ -106,3 +106,24 @@ def test_badpix_scan_with_a_client_runs_persistence_on_photos(case, client):
     ds = badpix.scan(folder, client=client)
     for name, br in local.bands.items():
         np.testing.assert_array_equal(ds[f"flags_{name}"].values, br.flags, err_msg=name)
+
+
+def test_cli_plan_asks_the_scheduler_for_its_threads(case, client, tmp_path, capsys):
+    from badpix.cli import main
+
+    kind, folder, _ = case
+    assert main(["scan", str(folder), "-o", str(tmp_path / "o"), "--plan",
+                 "--scheduler", client.scheduler.address]) == 0
+    printed = capsys.readouterr().out
+    assert "executor      dask (2 thread(s))" in printed
+    assert ("onset" in printed) is (kind == "photos")
+    assert not (tmp_path / "o").exists()
+
+
+def test_checkpointing_on_a_cluster_is_refused_before_it_starts(case, tmp_path, capsys):
+    from badpix.cli import main
+
+    _, folder, _ = case
+    assert main(["scan", str(folder), "-o", str(tmp_path / "o"), "--workers", "2",
+                 "--checkpoint-every", "3"]) == 2
+    assert "drop --workers/--scheduler" in capsys.readouterr().err

@@ -161,6 +161,9 @@ def scan_command(
                         hot_z=hot_z, dead_z=dead_z, noisy_z=noisy_z, counting=counting,
                         **({"persistence": persistence} if persistence else {}))
     stateful = resume or add or checkpoint_every is not None
+    if stateful and (workers is not None or scheduler is not None):  # before any cluster starts
+        raise ParameterError("--resume/--add/--checkpoint-every run on the local engine; "
+                             "drop --workers/--scheduler")
     if workers is not None and scheduler is not None:
         raise ParameterError("give either --workers or --scheduler, not both")
     if checkpoint_every is not None and checkpoint_every < 1:
