@@ -130,7 +130,7 @@ def bench_scaling(folder: Path, repeats: int, strips: bool | None = None
 
 
 def bench_median(n: int, size: int) -> dict[str, float]:
-    from badpix.engine.checkpoint import FrameStore, tiled_median
+    from badpix.engine.store import FrameStore, tiled_median
     from badpix.stats.median import temporal_median
 
     rng = np.random.default_rng(0)

@@ -55,7 +55,7 @@ def child(mode: str, folder: str, out: str, memory_limit: str | None) -> None:
     else:
         # "stream": the frame-streaming path (block_frames given), the baseline of "scan"
         # (strips when the format reads rows, see badpix.engine.strips)
-        from badpix.engine.local import stack_block_frames
+        from badpix.engine.plan import stack_block_frames
 
         block = stack_block_frames(stack) if mode == "stream" else None
         result = scan_stack(stack, memory_limit=parse_size(memory_limit), block_frames=block)

@@ -21,6 +21,7 @@ from .layout import Band, Layout, load_layout
 from .stack import Stack, open_stack
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Unpack
 
     import xarray as xr
@@ -59,6 +60,12 @@ def scan(
     memory_limit: int | None = None,
     client: Any = None,
     progress: ProgressCallback | None = None,
+    out: str | os.PathLike | None = None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
+    add: bool = False,
+    median: bool | None = None,
+    on_checkpoint: Callable[[int], None] | None = None,
     **rule_params: Unpack[RuleKeywords],
 ) -> xr.Dataset:
     """Scan a stack of frames and return an :class:`xarray.Dataset` of statistics and flags.
@@ -90,16 +97,24 @@ def scan(
     params
         All rule parameters as a :class:`RuleParams`; keywords below override it.
     memory_limit
-        Bytes the exact temporal median may hold in memory (default: a quarter of the
-        available memory); beyond it, it spills to a temporary tile store.
+        Bytes of frames the scan holds at once, over all work units in flight (default:
+        a quarter of the available memory); beyond it the exact median spills to a
+        temporary tile store.
     client
         A ``dask.distributed.Client``: run the scan on its cluster (same results).
     progress
         ``advance(n_frames)``, called as frames are done.
+    out, checkpoint_every, resume, add, on_checkpoint
+        Resumable scans: with ``out`` and ``checkpoint_every`` (or ``resume``/``add``)
+        the state is kept in ``out/state/``; see :func:`run_scan`.
+    median
+        Collect the exact temporal median (default: the scan plan decides; photo
+        series leave it out).
     **rule_params
         Any field of :class:`RuleParams`, e.g. ``stuck_std=0.5``: ``stuck_std``,
         ``outlier_k``, ``outlier_size``, ``size``, ``hot_z``, ``dead_z``, ``noisy_z``,
-        ``scale_floor``, ``use_range``, ``counting``, ``counting_size``,
+        ``scale_floor``, ``use_range``, ``counting`` (default ``"auto"``: decided from
+        the data), ``counting_size``,
         ``counting_alpha``, ``counting_hot_ratio``, ``counting_min_rate``,
         ``counting_fano``, ``counting_dead_alpha``, ``persistence``, ``persistence_dn``,
         ``persistence_z``, ``onset_min_frames`` (defaults and meaning there).
@@ -126,7 +141,9 @@ def scan(
 
     return run_scan(source, layout=layout, dataset=dataset, dims=dims, skip_bad=skip_bad,
                     params=params, memory_limit=memory_limit, client=client,
-                    progress=progress, **rule_params).to_dataset()
+                    progress=progress, out=out, checkpoint_every=checkpoint_every,
+                    resume=resume, add=add, median=median, on_checkpoint=on_checkpoint,
+                    **rule_params).to_dataset()
 
 
 def __getattr__(name: str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
@@ -135,6 +136,9 @@ def scan_command(
     add: bool = typer.Option(False, "--add",
                              help="INPUT holds new frames: merge them into the scan in OUT "
                                   "(scanned with --checkpoint-every) without re-reading old ones."),
+    show_plan: bool = typer.Option(False, "--plan",
+                                   help="Print how the scan would run (units, median, "
+                                        "accumulators, memory) and exit."),
     top: int = typer.Option(0, help="Print the N lowest-variance and N most extreme pixels."),
     report: bool = typer.Option(False, "--report",
                                 help="Also write OUT/report.html (quicklooks, thresholds, top "
@@ -149,8 +153,7 @@ def scan_command(
     OUTLIER unless --median is given.
     """
     from .. import open_stack
-    from ..engine import scan_stack
-    from ..engine.local import photo_accumulators
+    from ..engine import execute, plan_scan
     from ..io.scandir import MASK_FORMATS, write_scan_dir
 
     if mask_format not in MASK_FORMATS:
@@ -161,7 +164,7 @@ def scan_command(
                         hot_z=hot_z, dead_z=dead_z, noisy_z=noisy_z, counting=counting,
                         **({"persistence": persistence} if persistence else {}))
     stateful = resume or add or checkpoint_every is not None
-    if stateful and (workers is not None or scheduler is not None):
+    if stateful and (workers is not None or scheduler is not None):  # before any cluster starts
         raise ParameterError("--resume/--add/--checkpoint-every run on the local engine; "
                              "drop --workers/--scheduler")
     if workers is not None and scheduler is not None:
@@ -169,38 +172,42 @@ def scan_command(
     if checkpoint_every is not None and checkpoint_every < 1:
         raise ParameterError("--checkpoint-every must be at least 1")
     if add and layout is None:
-        from ..engine.checkpoint import read_state_layout
+        from ..engine.state import read_state_layout
 
         layout = read_state_layout(output)  # new frames are cut into the scan's bands
     stack = open_stack(input, layout=layout, dataset=dataset, skip_bad=skip_bad)
-    extras = photo_accumulators(stack, None if persistence is None else persistence > 0)
+    # --persistence 0 turns the photo series' persistence/onset pass off
+    policy = None if persistence is None else persistence > 0
+    on_cluster = workers is not None or scheduler is not None
+    plan_args = dict(out=output, checkpoint_every=checkpoint_every, resume=resume, add=add,
+                     memory_limit=limit, median=median, extra_accumulators=policy)
+    if show_plan:
+        if scheduler is not None:
+            from ..engine.dask import dask_client
+
+            with dask_client(scheduler=scheduler) as client:
+                plan = plan_scan(stack, client=client, **plan_args)
+        else:
+            plan = plan_scan(stack, threads=workers, **plan_args)
+        out.print(str(plan), markup=False, highlight=False)
+        return
     info(f"{stack.describe()}; bands: {', '.join(b.name for b in stack.bands)}", quiet)
     from ..detect.photon import resolve_counting
 
     params = resolve_counting(stack, params)  # once; the engines keep the resolved value
     info(params.counting_decision.describe(), quiet)
     extra_summary = None
-    with frame_progress("scan", stack.n_frames, quiet) as advance:
-        if stateful:
-            from ..engine.checkpoint import scan_checkpointed, state_summary
+    with frame_progress("scan", stack.n_frames, quiet) as advance, \
+            _client(workers, scheduler) as client:
+        plan = plan_scan(stack, client=client, **plan_args)
+        result = execute(stack, params, client=client, progress=advance, workdir=workdir,
+                         plan=plan, **plan_args)
+    if stateful:
+        from ..engine.state import state_summary
 
-            result = scan_checkpointed(stack, params, out=output,
-                                       checkpoint_every=checkpoint_every, resume=resume, add=add,
-                                       memory_limit=limit, progress=advance,
-                                       extra_accumulators=extras, median=median)
-            extra_summary = state_summary(output)
-        elif workers is not None or scheduler is not None:
-            from ..engine.dask import dask_client, scan_stack_dask
-
-            with dask_client(workers=workers, scheduler=scheduler) as client:
-                result = scan_stack_dask(stack, params, client, memory_limit=limit,
-                                         progress=advance, workdir=workdir,
-                                         extra_accumulators=extras, median=median)
-            extra_summary = {"engine": {"name": "dask",
-                                        "scheduler": scheduler or f"local:{workers}"}}
-        else:
-            result = scan_stack(stack, params, memory_limit=limit, progress=advance,
-                                extra_accumulators=extras, median=median)
+        extra_summary = state_summary(output)
+    elif on_cluster:
+        extra_summary = {"engine": {"name": "dask", "scheduler": scheduler or f"local:{workers}"}}
     write_scan_dir(result, output, mask_format=mask_format, legacy_float_mask=legacy_float_mask,
                    georef=georef, extra_summary=extra_summary)
     print_counts(result, quiet)
@@ -216,6 +223,18 @@ def scan_command(
         # the stack gives the top defects' time series (one more pass over few pixels)
         info(f"report in {write_report(output, stack=stack)}", quiet)
     info(f"outputs in {output}/", quiet)
+
+
+@contextlib.contextmanager
+def _client(workers: int | None, scheduler: str | None):
+    """A Dask client for ``--workers``/``--scheduler``, else None (the local executor)."""
+    if workers is None and scheduler is None:
+        yield None
+        return
+    from ..engine.dask import dask_client
+
+    with dask_client(workers=workers, scheduler=scheduler) as client:
+        yield client
 
 
 def print_counts(result, quiet: bool = False) -> None:

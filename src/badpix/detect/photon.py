@@ -158,7 +158,7 @@ def counting_dead(stats: BandStats, counting_size: int = 5, counting_dead_alpha:
 def classify_counting(stats: BandStats, params: RuleParams = RuleParams(counting=True)  # noqa: B008
                       ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """All counting-mode rules; same outputs as :func:`badpix.detect.classify`."""
-    from . import pack
+    from .flags import pack
 
     p = params
     la = -np.log10(p.counting_alpha)

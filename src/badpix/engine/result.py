@@ -88,10 +88,12 @@ class ScanResult:
     params: RuleParams
     bands: dict[str, BandResult]
     timings: dict[str, float] = field(default_factory=dict)
+    #: the :class:`~badpix.engine.plan.ScanPlan` the scan ran (``None``: not recorded)
+    plan: Any = None
 
     @classmethod
     def from_stack(cls, stack: Stack, params: RuleParams, bands: dict[str, BandResult],
-                   timings: dict[str, float]) -> ScanResult:
+                   timings: dict[str, float], plan: Any = None) -> ScanResult:
         r = stack.reader
         source = ", ".join(str(p) for p in r.paths[:1]) + (
             f" (+{len(r.paths) - 1} files)" if len(r.paths) > 1 else "")
@@ -105,7 +107,7 @@ class ScanResult:
             times = r.frame_times()
             info.frame_times = None if times is None else [float(t) for t in times]
             info.frame_files = [r.frame_label(i) for i in range(r.n_frames)]
-        return cls(info, stack.layout, params, bands, timings)
+        return cls(info, stack.layout, params, bands, timings, plan)
 
     def rule_set(self) -> dict[str, Any]:
         """Which rule set ran and why (``summary.json`` ``rule_set``; see

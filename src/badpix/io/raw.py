@@ -281,6 +281,7 @@ class RawReader(Reader):
     """
 
     format_name = "raw"
+    is_photo_series = True
     suffixes = RAW_SUFFIXES
 
     @classmethod

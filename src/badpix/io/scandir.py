@@ -150,6 +150,8 @@ def write_scan_dir(result, out: str | os.PathLike, *, mask_format: str = "tif",
         if georef is not None:
             summary["georef_override"] = {"crs": georef.crs_wkt,
                                           "transform": list(georef.transform or [])}
+        if getattr(result, "plan", None) is not None:  # how it ran (badpix.engine.plan)
+            summary["plan"] = result.plan.to_dict()
         if extra_summary:
             summary.update(extra_summary)
         write_json(d / "summary.json", summary)

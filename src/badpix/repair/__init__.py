@@ -31,7 +31,7 @@ from .._duck import is_dask as _is_dask
 from .._duck import is_xarray as _is_xarray
 from ..errors import ParameterError
 from ..io.memory import Dims
-from .inpaint import fill_array, fill_raster
+from .fill import fill_array, fill_raster
 from .masks import load_mask
 from .plan import CFA_PATTERNS, METHODS, RepairPlan
 from .writeback import estimate_jpeg_quality, open_writer
