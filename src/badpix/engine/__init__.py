@@ -8,8 +8,8 @@ Dask executor with a client, else the local executor.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, Unpack
 
 from .._types import ProgressCallback, RuleKeywords, Source
