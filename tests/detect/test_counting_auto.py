@@ -177,7 +177,7 @@ def test_resolution_happens_once_and_is_kept(tmp_path):
 
 
 def test_checkpointed_scan_resolves_auto_like_the_local_engine(tmp_path):
-    from badpix.engine.checkpoint import scan_checkpointed
+    from badpix.engine import execute
 
     rng = np.random.default_rng(5)
     frames = rng.poisson(0.05, (12, 24, 24)).astype(np.int16)
@@ -185,7 +185,7 @@ def test_checkpointed_scan_resolves_auto_like_the_local_engine(tmp_path):
     for i, f in enumerate(frames):
         np.save(tmp_path / f"f{i:02d}.npy", f)
     stack = open_stack(tmp_path)
-    ck = scan_checkpointed(stack, out=tmp_path / "out", checkpoint_every=4)
+    ck = execute(stack, out=tmp_path / "out", checkpoint_every=4)
     forced = scan_stack(stack, RuleParams(counting=True))
     assert ck.params.counting is True and ck.rule_set()["auto"]
     np.testing.assert_array_equal(ck.bands["ch0"].flags, forced.bands["ch0"].flags)

@@ -103,11 +103,11 @@ def repair(frames: Any, mask: Any, method: str = "neighbors", cfa: str | None = 
     from .arrays import _mask_array, repair_dask, repair_dataarray
 
     if _is_xarray(frames, "DataArray"):
-        return repair_dataarray(frames, mask, method, cfa, classes, dims)
+        return repair_dataarray(frames, mask, method, cfa, classes, dims, repair)
     if _is_dask(frames):
         n, h, w = frames.shape[:3]
         return repair_dask(frames, _mask_array(mask, (h, w, int(np.prod(frames.shape[3:]))),
-                                               classes), method, cfa)
+                                               classes), method, cfa, repair)
     arr = np.array(frames, copy=True)
     if _is_xarray(mask, "Dataset") or classes is not None:
         if arr.ndim == 4:

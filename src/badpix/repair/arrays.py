@@ -22,6 +22,7 @@ mask with :func:`mask_from_scan`: every band's flags at its pixels and channel.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -78,10 +79,13 @@ def _mask_array(mask: Any, frame_shape: tuple[int, int, int], classes: str | Non
     return m
 
 
-def repair_dask(frames: Any, mask: np.ndarray, method: str = "neighbors",
-                cfa: str | None = None) -> Any:
-    """Lazily repaired dask array ``(n, h, w[, c])``: each block of frames is repaired alone."""
-    from . import repair
+def repair_dask(frames: Any, mask: np.ndarray, method: str, cfa: str | None,
+                repair: Callable[..., np.ndarray]) -> Any:
+    """Lazily repaired dask array ``(n, h, w[, c])``: each block of frames is repaired alone.
+
+    ``repair`` is :func:`badpix.repair.repair` on numpy frames (passed in, so that this
+    module does not import its package back).
+    """
 
     if frames.ndim not in (3, 4):
         raise ParameterError(f"a dask array of frames must be (n, h, w[, c]), not {frames.shape}")
@@ -94,10 +98,13 @@ def repair_dask(frames: Any, mask: np.ndarray, method: str = "neighbors",
     return blocks.map_blocks(one, dtype=frames.dtype)
 
 
-def repair_dataarray(frames: Any, mask: Any, method: str = "neighbors", cfa: str | None = None,
-                     classes: str | None = None, dims: Dims = None) -> Any:
-    """A repaired copy of a DataArray of frames (or of one frame), same dims, coords, attrs."""
-    from . import repair
+def repair_dataarray(frames: Any, mask: Any, method: str, cfa: str | None,
+                     classes: str | None, dims: Dims,
+                     repair: Callable[..., np.ndarray]) -> Any:
+    """A repaired copy of a DataArray of frames (or of one frame), same dims, coords, attrs.
+
+    ``repair`` is :func:`badpix.repair.repair` on numpy frames, as for :func:`repair_dask`.
+    """
 
     names = [str(d) for d in frames.dims]
     roles = _axis_roles(names, dims, True)
@@ -114,7 +121,7 @@ def repair_dataarray(frames: Any, mask: Any, method: str = "neighbors", cfa: str
         if "frame" not in roles:
             raise ParameterError("a dask-backed DataArray to repair needs a frame dim")
         data = data if data.ndim == 4 else data[..., None]
-        fixed = repair_dask(data, m if m.ndim == 3 else m[..., None], method, cfa)
+        fixed = repair_dask(data, m if m.ndim == 3 else m[..., None], method, cfa, repair)
         fixed = fixed if "channel" in roles else fixed[..., 0]
     else:
         arr = np.asarray(da.values)
