@@ -113,7 +113,10 @@ def scan_command(
                                   help="Photon-counting data (mostly zeros): Poisson-based rules."),
     mask_format: str = typer.Option("tif", "--format", help="Mask format: tif, png, npy or h5."),
     legacy_float_mask: bool = typer.Option(
-        False, help="Also write drifting_pixel_mask_<band>.tif (float32, 10000 = drifting, EPSG:4326)."),
+        False, help="Also write drifting_pixel_mask_<band>.tif (float32, 10000 = drifting; "
+             "EPSG:4326 when neither the input nor --crs gives a CRS)."),
+    stats_dtype: str = typer.Option("float32", "--stats-dtype",
+                                    help="Type of stats_<band>.tif: float32 or float64."),
     crs: str = typer.Option(None, help="CRS for the masks when the input has none (EPSG:32633)."),
     transform: str = typer.Option(None, help="GDAL geotransform x0,dx,rx,y0,ry,dy for the masks."),
     memory_limit: str = typer.Option(None, help="Memory for the exact median, e.g. 2GB."),
@@ -148,10 +151,12 @@ def scan_command(
     from .. import open_stack
     from ..engine import scan_stack
     from ..engine.local import photo_accumulators
-    from ..io.scandir import MASK_FORMATS, write_scan_dir
+    from ..io.scandir import MASK_FORMATS, STATS_DTYPES, write_scan_dir
 
     if mask_format not in MASK_FORMATS:
         raise ParameterError(f"--format: choose one of {', '.join(MASK_FORMATS)}")
+    if stats_dtype not in STATS_DTYPES:
+        raise ParameterError(f"--stats-dtype: choose one of {', '.join(STATS_DTYPES)}")
     georef = parse_georef(crs, transform)
     limit = parse_size(memory_limit)
     params = RuleParams(stuck_std=stuck_std, outlier_k=outlier_k, outlier_size=outlier_size,
@@ -195,7 +200,7 @@ def scan_command(
             result = scan_stack(stack, params, memory_limit=limit, progress=advance,
                                 extra_accumulators=extras, median=median)
     write_scan_dir(result, output, mask_format=mask_format, legacy_float_mask=legacy_float_mask,
-                   georef=georef, extra_summary=extra_summary)
+                   georef=georef, extra_summary=extra_summary, stats_dtype=stats_dtype)
     print_counts(result, quiet)
     if result.input.skipped:
         console.print(f"[yellow]skipped {len(result.input.skipped)} frame(s):[/]")
