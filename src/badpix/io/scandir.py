@@ -113,8 +113,9 @@ def write_scan_dir(result, out: str | os.PathLike, *, mask_format: str = "tif",
         raise ValueError(f"statistics dtype must be one of {STATS_DTYPES}")
     geo = georef if georef is not None else result.input.georef
     tags = result.provenance()
-    # a report of the previous scan would describe other numbers
-    previous = _previous_outputs(Path(out)) | {"report.html"}
+    # a scan folder is one run: every file an earlier run listed in its summary
+    # (its scan outputs and the report/timeline written into it later) goes
+    previous = _previous_outputs(Path(out))
     with StagedDir(out) as stage:
         d = stage.path
         h5_masks: dict[str, np.ndarray] = {}
@@ -184,6 +185,38 @@ def write_scan_dir(result, out: str | os.PathLike, *, mask_format: str = "tif",
         if stale.is_file() and stale.parent == Path(out):
             stale.unlink()
     return [Path(out) / f for f in files]
+
+
+def record_output(scan_dir: str | os.PathLike, written: str | os.PathLike) -> bool:
+    """Add ``written`` to the ``outputs`` of ``scan_dir/summary.json`` if it lies in that folder.
+
+    Commands that write into a scan folder after the scan (``report``,
+    ``timeline``) record their files so that the next scan into the folder
+    removes them with the rest of the run.  Returns whether it was recorded.
+
+    >>> import tempfile, pathlib, json
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "summary.json").write_text('{"outputs": ["summary.json"]}')
+    >>> record_output(d, d / "timeline.png"), json.loads((d / "summary.json").read_text())
+    (True, {'outputs': ['summary.json', 'timeline.png']})
+    """
+    d, w = Path(scan_dir), Path(written)
+    summary_path = d / "summary.json"
+    if not summary_path.is_file() or w.resolve().parent != d.resolve():
+        return False
+    try:
+        summary = json.loads(summary_path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    if not isinstance(summary, dict):
+        return False
+    outputs = summary.get("outputs")
+    outputs = list(outputs) if isinstance(outputs, list) else []
+    if w.name not in outputs:
+        outputs.append(w.name)
+        summary["outputs"] = outputs
+        write_json(summary_path, summary)
+    return True
 
 
 def _previous_outputs(out: Path) -> set[str]:

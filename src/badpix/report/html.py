@@ -394,4 +394,7 @@ def write_report(scan_dir: str | os.PathLike, out: str | os.PathLike | None = No
     target = Path(out) if out is not None else Path(scan_dir) / "report.html"
     with atomic_path(target) as tmp:
         tmp.write_text(page, encoding="utf-8")
+    from ..io.scandir import record_output
+
+    record_output(scan_dir, target)  # the next scan into the folder removes it
     return target
