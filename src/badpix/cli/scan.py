@@ -9,7 +9,7 @@ import typer
 
 from ..detect.params import RuleParams
 from ..errors import ParameterError
-from ._common import QuietOption, console, frame_progress, info, out
+from ._common import QuietOption, compile_notice, console, info, out, phase_progress
 
 ORDER = 10
 
@@ -178,10 +178,14 @@ def scan_command(
     extras = photo_accumulators(stack, None if persistence is None else persistence > 0)
     info(f"{stack.describe()}; bands: {', '.join(b.name for b in stack.bands)}", quiet)
     extra_summary = None
-    with frame_progress("scan", stack.n_frames, quiet) as advance:
+    compile_notice(quiet)
+    # one bar for reading, then a spinner per phase: median, rules per band, writing
+    with phase_progress("scan", stack.n_frames, quiet) as phases:
+        advance = phases.advance
         if stateful:
             from ..engine.checkpoint import scan_checkpointed, state_summary
 
+            phases.after_reading = "median and rules"
             result = scan_checkpointed(stack, params, out=output,
                                        checkpoint_every=checkpoint_every, resume=resume, add=add,
                                        memory_limit=limit, progress=advance,
@@ -190,6 +194,7 @@ def scan_command(
         elif workers is not None or scheduler is not None:
             from ..engine.dask import dask_client, scan_stack_dask
 
+            phases.after_reading = "median and rules"
             with dask_client(workers=workers, scheduler=scheduler) as client:
                 result = scan_stack_dask(stack, params, client, memory_limit=limit,
                                          progress=advance, workdir=workdir,
@@ -198,9 +203,11 @@ def scan_command(
                                         "scheduler": scheduler or f"local:{workers}"}}
         else:
             result = scan_stack(stack, params, memory_limit=limit, progress=advance,
-                                extra_accumulators=extras, median=median)
-    write_scan_dir(result, output, mask_format=mask_format, legacy_float_mask=legacy_float_mask,
-                   georef=georef, extra_summary=extra_summary, stats_dtype=stats_dtype)
+                                extra_accumulators=extras, median=median, phase=phases.phase)
+        with phases.step("writing"):
+            write_scan_dir(result, output, mask_format=mask_format,
+                           legacy_float_mask=legacy_float_mask, georef=georef,
+                           extra_summary=extra_summary, stats_dtype=stats_dtype)
     print_counts(result, quiet)
     if result.input.skipped:
         console.print(f"[yellow]skipped {len(result.input.skipped)} frame(s):[/]")

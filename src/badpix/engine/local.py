@@ -39,6 +39,8 @@ from .strips import (
 )
 
 ProgressCallback = Callable[[int], None]
+#: ``phase(name, done)``: a step after reading starts (False) or ends (True)
+PhaseCallback = Callable[[str, bool], None]
 
 #: aim for blocks of about this many bytes: big enough to amortise kernel
 #: launches, small enough to stay in cache-friendly territory and bounded memory
@@ -217,7 +219,8 @@ def _threadsafe_numba() -> bool:
 
 def classify_bands(stack: Stack, inputs: dict[str, tuple], params: RuleParams,
                    threads: int | None = None,
-                   release: Callable[[], None] | None = None) -> dict[str, BandResult]:
+                   release: Callable[[], None] | None = None,
+                   phase: PhaseCallback | None = None) -> dict[str, BandResult]:
     """:func:`band_stats` then :func:`classify_band` for every band,
     ``inputs[name] = (moments, median, extras)``.
 
@@ -243,7 +246,7 @@ def classify_bands(stack: Stack, inputs: dict[str, tuple], params: RuleParams,
     if release is not None:
         inputs.clear()
         release()
-    return classify_stats(stack, stats, params, threads)
+    return classify_stats(stack, stats, params, threads, phase=phase)
 
 
 def _rule_threads(threads: int | None, n_bands: int) -> int:
@@ -253,7 +256,8 @@ def _rule_threads(threads: int | None, n_bands: int) -> int:
 
 
 def classify_stats(stack: Stack, stats: dict[str, BandStats], params: RuleParams,
-                   threads: int | None = None) -> dict[str, BandResult]:
+                   threads: int | None = None,
+                   phase: PhaseCallback | None = None) -> dict[str, BandResult]:
     """:func:`classify_band` for every band's finalized statistics, bands in parallel.
 
     The last step of every engine (see :func:`classify_bands`); the Dask engine's
@@ -263,7 +267,12 @@ def classify_stats(stack: Stack, stats: dict[str, BandStats], params: RuleParams
 
     def rules(item: tuple[str, BandStats]) -> BandResult:
         name, band_stats_ = item
-        return classify_band(stack, by_name[name], band_stats_, params)
+        if phase is not None:
+            phase(f"rules {name}", False)
+        result = classify_band(stack, by_name[name], band_stats_, params)
+        if phase is not None:
+            phase(f"rules {name}", True)
+        return result
 
     threads = _rule_threads(threads, len(stats))
     with ThreadPoolExecutor(threads, thread_name_prefix="badpix-rules") as pool:
@@ -326,6 +335,7 @@ def scan_stack(
     progress: ProgressCallback | None = None,
     extra_accumulators: list[AccumulatorFactory] | None = None,
     median: bool | None = None,
+    phase: PhaseCallback | None = None,
 ) -> ScanResult:
     """Scan ``stack`` in one streaming pass and classify every band.
 
@@ -352,6 +362,10 @@ def scan_stack(
     median
         Collect the exact temporal median (and run the OUTLIER rule); ``None``:
         for every input but photo series (:func:`collect_median`).
+    phase
+        Called as ``phase(name, False)`` when a step after reading starts
+        (``"median"``, ``"rules <band>"``) and ``phase(name, True)`` when it
+        ends, for progress displays.
 
     Notes
     -----
@@ -381,7 +395,7 @@ def scan_stack(
         if plans is not None:
             stats = _strip_stats(stack, plans, progress, timings)
             t_rules = time.perf_counter()
-            bands = classify_stats(stack, stats, params)
+            bands = classify_stats(stack, stats, params, phase=phase)
             timings["rules"] = time.perf_counter() - t_rules
             timings["total"] = time.perf_counter() - t0
             return ScanResult.from_stack(stack, params, bands, timings)
@@ -419,8 +433,12 @@ def scan_stack(
                 accs[b.name].moments = frame_moments.subset(
                     lambda a, b=b: b.view(a.reshape(1, *stack.frame_shape))[0])
         t_med = time.perf_counter()
+        if phase is not None and with_median:
+            phase("median", False)
         medians = {name: None if a.median is None else a.median.finalize()
                    for name, a in accs.items()}
+        if phase is not None and with_median:
+            phase("median", True)
         timings["median"] = time.perf_counter() - t_med
         t_rules = time.perf_counter()
         frame_moments = None  # the bands' moments are views of its arrays now
@@ -434,7 +452,7 @@ def scan_stack(
                 a.release()
 
         inputs = {name: (a.moments, medians.pop(name), a.extras) for name, a in accs.items()}
-        bands = classify_bands(stack, inputs, params, release=release)
+        bands = classify_bands(stack, inputs, params, release=release, phase=phase)
         timings["rules"] = time.perf_counter() - t_rules
     finally:
         for a in accs.values():
