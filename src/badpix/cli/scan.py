@@ -209,6 +209,7 @@ def scan_command(
                            legacy_float_mask=legacy_float_mask, georef=georef,
                            extra_summary=extra_summary, stats_dtype=stats_dtype)
     print_counts(result, quiet)
+    print_power(result, quiet)
     if result.input.skipped:
         console.print(f"[yellow]skipped {len(result.input.skipped)} frame(s):[/]")
         for s in result.input.skipped:
@@ -240,6 +241,17 @@ def print_counts(result, quiet: bool = False) -> None:
     for band, c in counts.items():
         table.add_row(band, *[str(c[k]) for k in classes])
     out.print(table)
+
+
+def print_power(result, quiet: bool = False) -> None:
+    """A line per band and rule whose frame count is too small for its threshold."""
+    from ..detect.power import band_power, power_messages
+
+    if quiet:
+        return
+    power = {name: band_power(br.stats, result.params) for name, br in result.bands.items()}
+    for line in power_messages(power, result.input.n_frames):
+        console.print(f"[yellow]statistical power:[/] {line}", soft_wrap=True)
 
 
 def print_top(result, n: int) -> None:

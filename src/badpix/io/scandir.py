@@ -163,6 +163,12 @@ def write_scan_dir(result, out: str | os.PathLike, *, mask_format: str = "tif",
             "versions": software_versions(),
             "outputs": files,
         }
+        # per band and rule: flags expected from noise alone at this frame count
+        from ..detect.power import band_power, power_messages
+
+        summary["power"] = {name: band_power(br.stats, result.params)
+                            for name, br in result.bands.items()}
+        summary["power_warnings"] = power_messages(summary["power"], result.input.n_frames)
         if any("onset_frame" in br.stats.extra for br in result.bands.values()):
             from ..timefmt import format_time
 

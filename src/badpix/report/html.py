@@ -37,6 +37,7 @@ from .marks import (
     constant_score,
     defect_glyph,
     defect_marks,
+    power_note,
     ring_caption,
     score_cell,
 )
@@ -352,7 +353,8 @@ def build_report(scan_dir: str | os.PathLike, stack=None, *, top: int = 20,
         f"{len(scan.bands)} band(s): {toc} · generated {time.strftime('%Y-%m-%d %H:%M')}</p>"
         f"</header><section id=\"overview\"><h2 class=\"first\">Overview</h2>"
         f"<div class=\"cols\"><div><h3>Input</h3>{_header(scan)}</div><div><h3>Defects per "
-        f"class</h3>{_counts_table(scan, band_counts)}{_legend()}</div></div></section>"
+        f"class</h3>{_counts_table(scan, band_counts)}{_legend()}</div></div>"
+        f"{power_note(scan.summary)}</section>"
         + "".join(sections) + background + _provenance(scan, timings))
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'

@@ -14,8 +14,8 @@ from ..detect.stuck import MAX_SCORE as STUCK_MAX_SCORE
 from .data import Defect
 from .quicklook import CLASS_PRIORITY, hex_colour, orpool, range_svg, sparkline_svg
 
-__all__ = ["STUCK_MAX_SCORE", "constant_score", "defect_glyph", "defect_marks", "ring_caption",
-           "score_cell"]
+__all__ = ["STUCK_MAX_SCORE", "constant_score", "defect_glyph", "defect_marks", "power_note",
+           "ring_caption", "score_cell"]
 
 #: stacks up to this many frames get every value in their sparkline; longer ones an envelope
 SPARK_VALUES = 200
@@ -119,3 +119,22 @@ def defect_glyph(series: np.ndarray | None, d: Defect, reference: tuple[float, f
     return (range_svg(at.get("min", np.nan), d.mean, at.get("max", np.nan), d.median,
                       reference=reference, colour=colour),
             "min–max, mean (dot), median (red)")
+
+
+def power_note(summary: dict) -> str:
+    """A warning box listing the rules whose frame count is too small (summary ``power``).
+
+    >>> power_note({"power_warnings": ["ch0 STUCK: 13 frames are too few"]}).count("<li>")
+    1
+    >>> power_note({})
+    ''
+    """
+    import html
+
+    lines = summary.get("power_warnings") or []
+    if not lines:
+        return ""
+    items = "".join(f"<li>{html.escape(str(line))}</li>" for line in lines)
+    return ('<div class="note" id="power"><b>Statistical power.</b> With this many frames '
+            "some rules cannot tell defects from noise at their thresholds; their counts "
+            f"below include pixels flagged by chance:<ul>{items}</ul></div>")
