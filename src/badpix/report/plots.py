@@ -39,6 +39,8 @@ JPEG_QUALITY = 85
 MAX_MARKS = 3000
 #: ring diameter in points (matplotlib scatter sizes do not scale with the data)
 RING_POINTS = 11.0
+#: a class with more marks than this on one quicklook is drawn with small rings
+DENSE_MARKS = 300
 
 
 def _save(fig, photo: bool = False) -> bytes:
@@ -61,11 +63,18 @@ def draw_marks(ax, marks: tuple[np.ndarray, np.ndarray, list[str]] | None) -> in
     if marks is None or len(marks[0]) == 0:
         return 0
     rows, cols, colours = marks
-    size = RING_POINTS ** 2
-    ax.scatter(cols, rows, s=size, facecolors="none", edgecolors="black", linewidths=2.6,
-               alpha=0.7, zorder=3)
-    ax.scatter(cols, rows, s=size, facecolors="none", edgecolors=colours, linewidths=1.4,
-               zorder=4)
+    # marks come rarest class first; drawn in reverse so those end on top, and a class
+    # with hundreds of marks gets small thin rings so it does not bury the rare ones
+    counts: dict[str, int] = {}
+    for c in colours:
+        counts[c] = counts.get(c, 0) + 1
+    dense = np.array([counts[c] > DENSE_MARKS for c in colours])
+    size = np.where(dense, (0.55 * RING_POINTS) ** 2, RING_POINTS ** 2)[::-1]
+    halo = np.where(dense, 1.2, 2.6)[::-1]
+    ax.scatter(cols[::-1], rows[::-1], s=size, facecolors="none", edgecolors="black",
+               linewidths=halo, alpha=0.6, zorder=3)
+    ax.scatter(cols[::-1], rows[::-1], s=size, facecolors="none", edgecolors=colours[::-1],
+               linewidths=halo / 1.9, zorder=4)
     return len(rows)
 
 
@@ -119,10 +128,10 @@ def histogram_png(hist: Histogram, title: str, xlabel: str, threshold_label: str
                   flagged: int | None = None, flagged_label: str = "") -> bytes:
     """A log-log histogram with the rule's threshold and the count beyond it."""
     with plt.rc_context(FONT):
-        fig, ax = plt.subplots(figsize=(5.2, 3.4), dpi=DPI)
+        fig, ax = plt.subplots(figsize=(5.2, 3.2), dpi=DPI)
         # fixed margins: constrained layout measures every tick label, ~3x the drawing time;
         # the bottom strip holds the threshold text, outside the data
-        fig.subplots_adjust(left=0.12, right=0.97, bottom=0.33, top=0.91)
+        fig.subplots_adjust(left=0.12, right=0.97, bottom=0.29, top=0.91)
         counts = hist.counts.astype(np.float64)
         if counts.any():
             ax.stairs(counts, hist.edges, fill=True, color="#7a8fa6", edgecolor="#4a5f76")
