@@ -209,7 +209,7 @@ def scan_command(
                            legacy_float_mask=legacy_float_mask, georef=georef,
                            extra_summary=extra_summary, stats_dtype=stats_dtype)
     print_counts(result, quiet)
-    print_power(result, quiet)
+    print_power(output, quiet)
     if result.input.skipped:
         console.print(f"[yellow]skipped {len(result.input.skipped)} frame(s):[/]")
         for s in result.input.skipped:
@@ -243,14 +243,18 @@ def print_counts(result, quiet: bool = False) -> None:
     out.print(table)
 
 
-def print_power(result, quiet: bool = False) -> None:
-    """A line per band and rule whose frame count is too small for its threshold."""
-    from ..detect.power import band_power, power_messages
+def print_power(output: Path, quiet: bool = False) -> None:
+    """A line per band and rule whose frame count is too small for its threshold
+    (``power_warnings`` of the summary just written: computed once)."""
+    import json
 
     if quiet:
         return
-    power = {name: band_power(br.stats, result.params) for name, br in result.bands.items()}
-    for line in power_messages(power, result.input.n_frames):
+    try:
+        lines = json.loads((output / "summary.json").read_text()).get("power_warnings") or []
+    except (OSError, ValueError, AttributeError):
+        lines = []
+    for line in lines:
         console.print(f"[yellow]statistical power:[/] {line}", soft_wrap=True)
 
 
