@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -143,3 +145,17 @@ def test_fill_writes_cog_with_provenance(tmp_path):
         filled = ds.read(1)
     assert (filled != -9999.0).all()
     np.testing.assert_array_equal(filled[0:40], dem[0:40])
+
+
+@pytest.mark.skipif(shutil.which("gdalinfo") is None, reason="gdalinfo (gdal-bin) not installed")
+def test_gdalinfo_shows_valid_corners_of_the_legacy_mask(tmp_path):
+    src = sensor_frames(tmp_path / "frames", n=5)
+    geo = GeoRef(CRS.from_epsg(32633).to_wkt(), UTM)
+    write_scan_dir(run_scan(src, layout="l2-l1-m0"), tmp_path / "out", georef=geo,
+                   legacy_float_mask=True)
+    run = subprocess.run(["gdalinfo", str(tmp_path / "out" / "drifting_pixel_mask_L1.tif")],
+                         capture_output=True, text=True, check=True)
+    assert "Invalid angle" not in run.stdout + run.stderr
+    corners = [ln for ln in run.stdout.splitlines() if ln.startswith(("Upper Left", "Lower Right"))]
+    assert len(corners) == 2 and all("15d" in ln and "54d" in ln for ln in corners), corners
+    assert "LAYOUT=COG" in run.stdout
