@@ -19,8 +19,9 @@ def test_local_engine_reports_median_and_rules_per_band(tmp_path):
     np.save(tmp_path / "s.npy", rng.normal(100, 3, (6, 20, 24, 2)).astype(np.float32))
     calls = []
     scan_stack(open_stack(tmp_path / "s.npy"), phase=lambda name, done: calls.append((name, done)))
-    assert calls[:2] == [("median", False), ("median", True)]
-    assert sorted(calls[2:]) == [("rules ch0", False), ("rules ch0", True),
+    assert calls[:4] == [("median", False), ("median", True),
+                         ("statistics", False), ("statistics", True)]
+    assert sorted(calls[4:]) == [("rules ch0", False), ("rules ch0", True),
                                  ("rules ch1", False), ("rules ch1", True)]
 
 

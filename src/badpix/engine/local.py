@@ -240,9 +240,13 @@ def classify_bands(stack: Stack, inputs: dict[str, tuple], params: RuleParams,
         return band_stats(stack, by_name[name], *inputs[name])
 
     threads = _rule_threads(threads, len(inputs))
+    if phase is not None:
+        phase("statistics", False)
     with ThreadPoolExecutor(threads, thread_name_prefix="badpix-finalize") as pool:
         mapper = map if threads == 1 else pool.map
         stats = dict(zip(inputs, mapper(finalize, inputs), strict=True))
+    if phase is not None:
+        phase("statistics", True)
     if release is not None:
         inputs.clear()
         release()
@@ -364,8 +368,8 @@ def scan_stack(
         for every input but photo series (:func:`collect_median`).
     phase
         Called as ``phase(name, False)`` when a step after reading starts
-        (``"median"``, ``"rules <band>"``) and ``phase(name, True)`` when it
-        ends, for progress displays.
+        (``"median"``, ``"statistics"``, ``"rules <band>"``) and as
+        ``phase(name, True)`` when it ends, for progress displays.
 
     Notes
     -----
