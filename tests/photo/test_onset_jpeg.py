@@ -112,8 +112,11 @@ def test_cli_scan_export_and_timeline_on_real_scan_folder(jpeg_series, tmp_path,
     assert abs(np.searchsorted(times, onset_time) - onset) <= 1
     summary = json.loads((out / "summary.json").read_text())
     assert summary["onset"]["order"] == "capture" and len(summary["onset"]["frame_times"]) == 20
+    # JPEG pixels are not raw mosaic pixels: refused, and exported only with --force
     assert main(["export-badpixels", str(out), "-o", str(tmp_path / "cam.badpixels"),
-                 "--classes", "persistent"]) == 0
+                 "--classes", "persistent"]) == 2
+    assert main(["export-badpixels", str(out), "-o", str(tmp_path / "cam.badpixels"),
+                 "--classes", "persistent", "--force"]) == 0
     lines = [ln.split() for ln in (tmp_path / "cam.badpixels").read_text().splitlines()
              if not ln.startswith("#")]
     assert [HOT[1], HOT[0], int(onset_time)] in [[int(v) for v in ln] for ln in lines]

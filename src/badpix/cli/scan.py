@@ -10,7 +10,7 @@ import typer
 
 from ..detect.params import RuleParams
 from ..errors import ParameterError
-from ._common import QuietOption, console, frame_progress, info, out
+from ._common import QuietOption, compile_notice, console, info, out, phase_progress
 
 ORDER = 10
 
@@ -117,7 +117,10 @@ def scan_command(
              "data whose median sampled frame is more than half zeros."),
     mask_format: str = typer.Option("tif", "--format", help="Mask format: tif, png, npy or h5."),
     legacy_float_mask: bool = typer.Option(
-        False, help="Also write drifting_pixel_mask_<band>.tif (float32, 10000 = drifting, EPSG:4326)."),
+        False, help="Also write drifting_pixel_mask_<band>.tif (float32, 10000 = drifting; "
+             "EPSG:4326 when neither the input nor --crs gives a CRS)."),
+    stats_dtype: str = typer.Option("float32", "--stats-dtype",
+                                    help="Type of stats_<band>.tif: float32 or float64."),
     crs: str = typer.Option(None, help="CRS for the masks when the input has none (EPSG:32633)."),
     transform: str = typer.Option(None, help="GDAL geotransform x0,dx,rx,y0,ry,dy for the masks."),
     memory_limit: str = typer.Option(None, help="Memory for the exact median, e.g. 2GB."),
@@ -154,10 +157,12 @@ def scan_command(
     """
     from .. import open_stack
     from ..engine import execute, plan_scan
-    from ..io.scandir import MASK_FORMATS, write_scan_dir
+    from ..io.scandir import MASK_FORMATS, STATS_DTYPES, write_scan_dir
 
     if mask_format not in MASK_FORMATS:
         raise ParameterError(f"--format: choose one of {', '.join(MASK_FORMATS)}")
+    if stats_dtype not in STATS_DTYPES:
+        raise ParameterError(f"--stats-dtype: choose one of {', '.join(STATS_DTYPES)}")
     georef = parse_georef(crs, transform)
     limit = parse_size(memory_limit)
     params = RuleParams(stuck_std=stuck_std, outlier_k=outlier_k, outlier_size=outlier_size,
@@ -197,20 +202,28 @@ def scan_command(
     params = resolve_counting(stack, params)  # once; the engines keep the resolved value
     info(params.counting_decision.describe(), quiet)
     extra_summary = None
-    with frame_progress("scan", stack.n_frames, quiet) as advance, \
+    compile_notice(quiet)
+    # one bar for reading, then a spinner per phase: median, rules per band, writing
+    with phase_progress("scan", stack.n_frames, quiet) as phases, \
             _client(workers, scheduler) as client:
         plan = plan_scan(stack, client=client, **plan_args)
-        result = execute(stack, params, client=client, progress=advance, workdir=workdir,
-                         plan=plan, **plan_args)
-    if stateful:
-        from ..engine.state import state_summary
+        if on_cluster:  # the Dask executor reports no phases of its own
+            phases.after_reading = "median and rules"
+        result = execute(stack, params, client=client, progress=phases.advance,
+                         workdir=workdir, plan=plan, phase=phases.phase, **plan_args)
+        with phases.step("writing"):
+            if stateful:
+                from ..engine.state import state_summary
 
-        extra_summary = state_summary(output)
-    elif on_cluster:
-        extra_summary = {"engine": {"name": "dask", "scheduler": scheduler or f"local:{workers}"}}
-    write_scan_dir(result, output, mask_format=mask_format, legacy_float_mask=legacy_float_mask,
-                   georef=georef, extra_summary=extra_summary)
+                extra_summary = state_summary(output)
+            elif on_cluster:
+                extra_summary = {"engine": {"name": "dask",
+                                            "scheduler": scheduler or f"local:{workers}"}}
+            write_scan_dir(result, output, mask_format=mask_format,
+                           legacy_float_mask=legacy_float_mask, georef=georef,
+                           extra_summary=extra_summary, stats_dtype=stats_dtype)
     print_counts(result, quiet)
+    print_power(output, quiet)
     if result.input.skipped:
         console.print(f"[yellow]skipped {len(result.input.skipped)} frame(s):[/]")
         for s in result.input.skipped:
@@ -254,6 +267,21 @@ def print_counts(result, quiet: bool = False) -> None:
     for band, c in counts.items():
         table.add_row(band, *[str(c[k]) for k in classes])
     out.print(table)
+
+
+def print_power(output: Path, quiet: bool = False) -> None:
+    """A line per band and rule whose frame count is too small for its threshold
+    (``power_warnings`` of the summary just written: computed once)."""
+    import json
+
+    if quiet:
+        return
+    try:
+        lines = json.loads((output / "summary.json").read_text()).get("power_warnings") or []
+    except (OSError, ValueError, AttributeError):
+        lines = []
+    for line in lines:
+        console.print(f"[yellow]statistical power:[/] {line}", soft_wrap=True)
 
 
 def print_top(result, n: int) -> None:

@@ -181,6 +181,9 @@ def timeline_command(
     if not no_plot and rows:
         target = plot if plot is not None else Path(scan_dir) / "timeline.png"
         plot_timeline(rows, target)
+        from ..io.scandir import record_output
+
+        record_output(scan_dir, target)  # the next scan into the folder removes it
         out.print(f"wrote {target}")
 
 

@@ -76,14 +76,16 @@ def execute(stack: Stack, params: RuleParams | None = None, *, client: Any = Non
             workdir: str | os.PathLike | None = None,
             progress: Callable[[int], None] | None = None,
             plan: ScanPlan | None = None,
-            on_checkpoint: Callable[[int], None] | None = None) -> ScanResult:
+            on_checkpoint: Callable[[int], None] | None = None,
+            phase: Callable[[str, bool], None] | None = None) -> ScanResult:
     """Scan ``stack``: the one place that chooses the engine.
 
     ``client``: the Dask executor, else the local one.  ``out`` with
     ``checkpoint_every``/``resume``/``add``: the local executor keeps resumable state in
     ``out/state/`` (:mod:`badpix.engine.state`; ``on_checkpoint`` is called with the
     frames done after each checkpoint).  ``plan``: from :func:`plan_scan` (default:
-    made here).
+    made here).  ``phase``: the local executor's phase callback (see
+    :func:`~badpix.engine.local.scan_stack`).
     """
     params = params or RuleParams()
     if plan is None:
@@ -109,7 +111,7 @@ def execute(stack: Stack, params: RuleParams | None = None, *, client: Any = Non
     return scan_stack(stack, params, memory_limit=memory_limit, progress=progress,
                       workdir=None if workdir is None else Path(workdir),
                       extra_accumulators=extras, median=median, plan=plan,
-                      checkpoint=checkpoint, on_checkpoint=on_checkpoint)
+                      checkpoint=checkpoint, on_checkpoint=on_checkpoint, phase=phase)
 
 
 def run_scan(

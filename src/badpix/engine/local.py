@@ -40,6 +40,8 @@ from .strips import (
 )
 
 ProgressCallback = Callable[[int], None]
+#: ``phase(name, done)``: a step after reading starts (False) or ends (True)
+PhaseCallback = Callable[[str, bool], None]
 
 
 def localize_lossy(stack: Stack, flags: np.ndarray, scores: dict[str, np.ndarray]) -> np.ndarray:
@@ -114,7 +116,8 @@ def _threadsafe_numba() -> bool:
 
 def classify_bands(stack: Stack, inputs: dict[str, tuple], params: RuleParams,
                    threads: int | None = None,
-                   release: Callable[[], None] | None = None) -> dict[str, BandResult]:
+                   release: Callable[[], None] | None = None,
+                   phase: PhaseCallback | None = None) -> dict[str, BandResult]:
     """:func:`band_stats` then :func:`classify_band` for every band,
     ``inputs[name] = (moments, median, extras)``.
 
@@ -134,13 +137,17 @@ def classify_bands(stack: Stack, inputs: dict[str, tuple], params: RuleParams,
         return band_stats(stack, by_name[name], *inputs[name])
 
     threads = _rule_threads(threads, len(inputs))
+    if phase is not None:
+        phase("statistics", False)
     with ThreadPoolExecutor(threads, thread_name_prefix="badpix-finalize") as pool:
         mapper = map if threads == 1 else pool.map
         stats = dict(zip(inputs, mapper(finalize, inputs), strict=True))
+    if phase is not None:
+        phase("statistics", True)
     if release is not None:
         inputs.clear()
         release()
-    return classify_stats(stack, stats, params, threads)
+    return classify_stats(stack, stats, params, threads, phase=phase)
 
 
 def _rule_threads(threads: int | None, n_bands: int) -> int:
@@ -150,7 +157,8 @@ def _rule_threads(threads: int | None, n_bands: int) -> int:
 
 
 def classify_stats(stack: Stack, stats: dict[str, BandStats], params: RuleParams,
-                   threads: int | None = None) -> dict[str, BandResult]:
+                   threads: int | None = None,
+                   phase: PhaseCallback | None = None) -> dict[str, BandResult]:
     """:func:`classify_band` for every band's finalized statistics, bands in parallel.
 
     The last step of every engine (see :func:`classify_bands`); the Dask engine's
@@ -160,7 +168,12 @@ def classify_stats(stack: Stack, stats: dict[str, BandStats], params: RuleParams
 
     def rules(item: tuple[str, BandStats]) -> BandResult:
         name, band_stats_ = item
-        return classify_band(stack, by_name[name], band_stats_, params)
+        if phase is not None:
+            phase(f"rules {name}", False)
+        result = classify_band(stack, by_name[name], band_stats_, params)
+        if phase is not None:
+            phase(f"rules {name}", True)
+        return result
 
     threads = _rule_threads(threads, len(stats))
     with ThreadPoolExecutor(threads, thread_name_prefix="badpix-rules") as pool:
@@ -221,6 +234,7 @@ def scan_stack(
     plan: ScanPlan | None = None,
     checkpoint: Checkpoint | None = None,
     on_checkpoint: Callable[[int], None] | None = None,
+    phase: PhaseCallback | None = None,
 ) -> ScanResult:
     """Scan ``stack`` in one streaming pass and classify every band.
 
@@ -255,6 +269,10 @@ def scan_stack(
         plan that has ``checkpoint_every``): the units it records as done are skipped,
         their merged states restored, and a checkpoint is committed every
         ``checkpoint_every`` frames.  ``on_checkpoint``: called with the frames done.
+    phase
+        Called as ``phase(name, False)`` when a step after reading starts
+        (``"median"``, ``"statistics"``, ``"rules <band>"``) and as
+        ``phase(name, True)`` when it ends, for progress displays.
 
     Notes
     -----
@@ -285,7 +303,7 @@ def scan_stack(
     if plan.unit == "strips":
         stats = _strip_stats(stack, plan.strip_plans(), progress, timings)
         t_rules = time.perf_counter()
-        bands = classify_stats(stack, stats, params)
+        bands = classify_stats(stack, stats, params, phase=phase)
         timings["rules"] = time.perf_counter() - t_rules
         timings["total"] = time.perf_counter() - t0
         return ScanResult.from_stack(stack, params, bands, timings, plan)
@@ -345,8 +363,12 @@ def scan_stack(
                 accs[b.name].moments = frame_moments.subset(
                     lambda a, b=b: b.view(a.reshape(1, *stack.frame_shape))[0])
         t_med = time.perf_counter()
+        if phase is not None and with_median:
+            phase("median", False)
         medians = {name: None if a.median is None else a.median.finalize()
                    for name, a in accs.items()}
+        if phase is not None and with_median:
+            phase("median", True)
         timings["median"] = time.perf_counter() - t_med
         t_rules = time.perf_counter()
         frame_moments = None  # the bands' moments are views of its arrays now
@@ -360,7 +382,7 @@ def scan_stack(
                 a.release()
 
         inputs = {name: (a.moments, medians.pop(name), a.extras) for name, a in accs.items()}
-        bands = classify_bands(stack, inputs, params, release=release)
+        bands = classify_bands(stack, inputs, params, release=release, phase=phase)
         timings["rules"] = time.perf_counter() - t_rules
     finally:
         for a in accs.values():

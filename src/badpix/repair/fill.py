@@ -18,6 +18,8 @@ from scipy import ndimage
 
 from ..errors import InputError, OutputError, ParameterError
 from ..io.atomic import atomic_path
+from ..io.base import GeoRef
+from ..io.writers import command_tags, write_geotiff
 from .plan import RepairPlan
 
 __all__ = ["fill_array", "fill_raster"]
@@ -61,7 +63,8 @@ def fill_array(image: np.ndarray, mask: np.ndarray | None = None,
 def fill_raster(source: str | os.PathLike, output: str | os.PathLike, *,
                 max_size: int | None = None) -> dict:
     """Fill nodata/NaN gaps of a single raster and write it with the same CRS, transform,
-    nodata, tags and band descriptions (atomically).
+    nodata, tags and band descriptions (atomically), plus ``badpix_*`` provenance tags.
+    A GeoTIFF input gives a Cloud Optimized GeoTIFF of the input's dtype.
 
     Returns ``{"filled": n_pixels, "left": n_pixels}``.
 
@@ -101,6 +104,17 @@ def fill_raster(source: str | os.PathLike, output: str | os.PathLike, *,
     left = int((out == nodata).sum()) if nodata is not None and not np.isnan(nodata) else 0
     if out.dtype.kind == "f":
         left += int(np.isnan(out).sum())
+    tags = {**tags, **command_tags(f"fill max_size={max_size}", src_path)}
+    if profile["driver"] in ("GTiff", "COG"):
+        # GeoTIFF in, Cloud Optimized GeoTIFF out, in the input's dtype
+        crs = profile.get("crs")
+        gt = tuple(float(v) for v in profile["transform"].to_gdal())
+        plain = crs is None and gt == (0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+        write_geotiff(out_path, out, georef=None if plain else GeoRef(
+                          crs.to_wkt() if crs else None, gt),
+                      nodata=nodata, tags=tags, band_tags=band_tags,
+                      descriptions=descriptions if any(descriptions) else None)
+        return {"filled": int(gaps.sum()) - left, "left": left}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         with atomic_path(out_path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
