@@ -9,7 +9,7 @@ PIN := $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 # a separate venv for the newest versions the ranges in pyproject.toml allow
 LATEST := .venv-latest
 
-.PHONY: install demo test test-latest constraints lint bench clean
+.PHONY: install demo test test-latest constraints lint typecheck bench clean docs docs-screenshot
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -26,6 +26,7 @@ demo: install
 test: $(BIN)/python
 	$(BIN)/python -m pip install -q $(PIN) -e ".[test,peer]"
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # the newest releases the ranges allow: finds a dependency release that breaks us before users do
@@ -37,6 +38,7 @@ test-latest:
 	$(LATEST)/bin/python -m pip freeze --exclude-editable > $(LATEST)/versions.txt
 	diff $(CONSTRAINTS) $(LATEST)/versions.txt | grep '^[<>] [A-Za-z]' || true
 	$(LATEST)/bin/ruff check src tests benchmarks
+	$(LATEST)/bin/mypy
 	$(LATEST)/bin/python -m pytest -q $(PYTEST_ARGS)
 
 # regenerate the pins from a fresh venv with the newest allowed versions; then run make test
@@ -56,10 +58,39 @@ constraints:
 lint: $(BIN)/python
 	$(BIN)/ruff check src tests benchmarks
 
+# mypy on the public modules listed in pyproject.toml [tool.mypy] (a few seconds warm)
+typecheck: $(BIN)/python
+	$(BIN)/python -m pip install -q $(PIN) -e ".[test]"
+	$(BIN)/mypy
+
 # BENCH_ARGS=--quick for minutes instead of an hour; dcnum (peer) is the background baseline
 bench: $(BIN)/python
-	$(BIN)/python -m pip install -q -e ".[test,peer]"
+	$(BIN)/python -m pip install -q $(PIN) -e ".[test,peer]"
 	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
+# the docs site, warnings as errors; output in docs/_build/html (not committed)
+docs: $(BIN)/python
+	$(BIN)/python -m pip install -q -e ".[docs]"
+	$(BIN)/python -m sphinx -b html -W --keep-going docs docs/_build/html
+	@echo "open docs/_build/html/index.html"
+
+# screenshots of the built index, the gallery and one example page (needs chromium: apt-get install chromium)
+CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser || command -v google-chrome)
+SHOTS := docs/_build/screenshots
+docs-screenshot:
+	@test -f docs/_build/html/index.html || { echo "run make docs first"; exit 1; }
+	@test -n "$(CHROMIUM)" || { echo "need chromium (apt-get install chromium) or CHROMIUM=..."; exit 1; }
+	mkdir -p $(SHOTS)
+	for page in index auto_examples/index auto_examples/plot_repair_before_after; do \
+	  profile=$$(mktemp -d); \
+	  $(CHROMIUM) --headless --no-sandbox --disable-gpu --disable-background-networking \
+	    --disable-component-update --disable-sync --no-first-run --user-data-dir=$$profile \
+	    --window-size=1400,1800 --virtual-time-budget=5000 --screenshot=$(SHOTS)/$$(echo $$page | tr / -).png \
+	    file://$(CURDIR)/docs/_build/html/$$page.html; \
+	  rm -rf $$profile; \
+	done
+	@ls -l $(SHOTS)
+
 clean:
-	rm -rf $(VENV) $(LATEST) .venv-constraints build *.egg-info src/*.egg-info .pytest_cache
+	rm -rf $(VENV) $(LATEST) .venv-constraints build *.egg-info src/*.egg-info .pytest_cache \
+	  docs/_build docs/auto_examples

@@ -10,6 +10,8 @@ from . import images  # noqa: F401
 from . import tiff  # noqa: F401
 from . import hdf5  # noqa: F401
 from . import zarrstore  # noqa: F401
+from . import netcdf  # noqa: F401
+from . import raw  # noqa: F401 - camera RAW/DNG (rawpy is imported only when used)
 from . import geotiff  # noqa: F401
 from . import raw  # noqa: F401 - camera RAW (rawpy); its suffixes are its own
 # isort: on

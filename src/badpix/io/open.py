@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ..errors import InputError
 from .base import Reader, reader_registry, resolve_inputs, split_dataset_path
+from .memory import Dims, array_reader, is_array_input
 
 #: what each reader reads and the modules it imports, for messages and ``badpix doctor``
 READER_NEEDS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -19,6 +21,7 @@ READER_NEEDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "hdf5": ("HDF5", ("h5py", "hdf5plugin")),
     "zarr": ("zarr stores", ("zarr",)),
     "raw": ("camera RAW", ("rawpy",)),
+    "netcdf": ("netCDF", ("xarray", "h5netcdf")),
 }
 #: import name -> the name ``pip install`` wants, where they differ
 PIP_NAMES = {"PIL": "pillow"}
@@ -54,12 +57,13 @@ def _where(source, paths: Sequence[Path]) -> str | Path:
 
 
 def open_reader(
-    source: str | os.PathLike | Sequence[str | os.PathLike],
+    source: str | os.PathLike | Sequence[str | os.PathLike] | Any,
     *,
     dataset: str | None = None,
     skip_bad: bool = False,
     format: str | None = None,
-    **options,
+    dims: Dims = None,
+    **options: Any,
 ) -> Reader:
     """Open ``source`` with the first registered reader that claims it.
 
@@ -67,7 +71,8 @@ def open_reader(
     ----------
     source
         A folder, a glob pattern (``"frames/*.npy"``), a file, ``"file.h5:events/image"``,
-        or a list of files.
+        or a list of files; or an array: numpy, dask, ``xarray.DataArray`` or
+        ``xarray.Dataset`` (see :mod:`badpix.io.memory`).
     dataset
         Dataset path inside HDF5/NeXus files (overrides a ``:dataset`` suffix).
     skip_bad
@@ -75,7 +80,12 @@ def open_reader(
         in ``reader.skipped``, instead of raising.
     format
         Force a reader by its ``format_name`` (e.g. ``"npy-frames"``).
+    dims
+        Arrays only: the role (``frame``, ``y``, ``x``, ``channel``) of each axis, or a
+        mapping from role to dimension name (see :mod:`badpix.io.memory`).
     """
+    if is_array_input(source):
+        return array_reader(source, dims=dims, dataset=dataset)
     if isinstance(source, (str, os.PathLike)):
         text, inner = split_dataset_path(os.fspath(source))
         dataset = dataset or inner

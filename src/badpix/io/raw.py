@@ -279,6 +279,7 @@ class RawReader(Reader):
     """
 
     format_name = "raw"
+    is_photo_series = True
     suffixes = RAW_SUFFIXES
 
     @classmethod
