@@ -132,7 +132,10 @@ def _interrupt_scan(frames: Path, out: Path, delay: float, env: dict) -> None:
     p.send_signal(signal.SIGINT)
     _, rest = p.communicate(timeout=120)
     assert p.returncode == 130, (delay, p.returncode, rest)
-    assert rest.strip().splitlines() == ["badpix: interrupted"], (delay, rest)
+    # the scan's own chatter (e.g. which rule set runs) may precede it
+    assert rest.strip().splitlines()[-1] == "badpix: interrupted", (delay, rest)
+    assert rest.count("badpix: interrupted") == 1
+    assert "Traceback" not in rest and "Exception" not in rest, rest
     hidden = [q for q in out.parent.rglob("*") if q.name.startswith(".")]
     assert hidden == [], hidden  # no staging folder or temp file anywhere
     assert not out.exists() or list(out.iterdir()) == [], (delay, list(out.iterdir()))
@@ -169,7 +172,7 @@ def test_sigint_inside_a_numba_compile_callback(tmp_path, big_stack):
                            "-o", str(out), "-q", "--format", "npy"], capture_output=True,
                           text=True, env=env, timeout=300, stdin=subprocess.DEVNULL)
     assert proc.returncode == 130, proc.stderr
-    assert proc.stderr.strip().splitlines() == ["badpix: interrupted"], proc.stderr
+    assert proc.stderr.strip() == "badpix: interrupted", proc.stderr  # -q: nothing else
     assert not out.exists() or list(out.iterdir()) == []
 
 

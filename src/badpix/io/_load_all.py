@@ -13,5 +13,4 @@ from . import zarrstore  # noqa: F401
 from . import netcdf  # noqa: F401
 from . import raw  # noqa: F401 - camera RAW/DNG (rawpy is imported only when used)
 from . import geotiff  # noqa: F401
-from . import raw  # noqa: F401 - camera RAW (rawpy); its suffixes are its own
 # isort: on
