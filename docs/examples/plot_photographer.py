@@ -9,8 +9,9 @@ which one pixel turns hot half-way, scans it as
 ``badpix scan 'photos/*.jpg' -o scan/`` does, plots the timeline of defects
 (``badpix timeline scan/``), repairs the photos
 (``badpix repair 'photos/*.jpg' --mask scan/ --classes hot,persistent -o fixed/``)
-and writes the dcraw/darktable list (``badpix export-badpixels scan/ -o camera.badpixels``).
-Camera RAW files work the same way, with the CFA planes R, G1, G2, B as bands.
+and shows why the dcraw/LibRaw list (``badpix export-badpixels``) is refused for JPEGs.
+Camera RAW files work the same way, with the CFA planes R, G1, G2, B as bands, and
+their scans export ``.badpixels``.
 """
 
 import os
@@ -91,8 +92,13 @@ for ax, img, title in ((axes[0], before, "before"), (axes[1], after, "after repa
 plt.show()
 
 # %%
-# The dcraw/LibRaw ``.badpixels`` list: ``col row unixtime`` per pixel, the
-# unixtime being the pixel's onset, so dcraw fixes it only in photos taken after.
-subprocess.run([sys.executable, "-m", "badpix", "export-badpixels", str(scan), "-o",
-                str(work / "camera.badpixels"), "--classes", "hot,persistent"], check=True)
-print((work / "camera.badpixels").read_text())
+# The dcraw/LibRaw ``.badpixels`` list holds ``col row unixtime`` per pixel in
+# *raw mosaic* coordinates, the unixtime being the pixel's onset (0 for a defect
+# present from the first photo), so dcraw fixes it only in photos taken after.
+# JPEG pixels are not raw mosaic pixels, so badpix refuses to export from this
+# scan (exit 2, one line); scan the camera's RAW files to get a list dcraw can use.
+done = subprocess.run([sys.executable, "-m", "badpix", "export-badpixels", str(scan), "-o",
+                       str(work / "camera.badpixels"), "--classes", "hot,persistent"],
+                      capture_output=True, text=True)
+print(done.returncode, done.stderr.strip())
+assert done.returncode == 2 and not (work / "camera.badpixels").exists()
