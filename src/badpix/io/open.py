@@ -1,13 +1,21 @@
-"""Pick a reader for a path: folder, glob, file, ``file.h5:dataset`` or a list of files."""
+"""Pick a reader for a path: folder, glob, file, ``file.h5:dataset`` or a list of files.
+
+Readers come from the table in :mod:`badpix.io.registry`; only the readers that
+may claim the paths are imported, in priority order.
+"""
 
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import InputError
-from .base import Reader, reader_registry, resolve_inputs, split_dataset_path
+from .base import Reader, natural_key, split_dataset_path
+from .registry import candidates, entries, known_suffixes
+
+__all__ = ["open_reader", "resolve_inputs"]
 
 
 def open_reader(
@@ -18,7 +26,7 @@ def open_reader(
     format: str | None = None,
     **options,
 ) -> Reader:
-    """Open ``source`` with the first registered reader that claims it.
+    """Open ``source`` with the first reader of the table that claims it.
 
     Parameters
     ----------
@@ -39,16 +47,46 @@ def open_reader(
         paths = resolve_inputs(text)
     else:
         paths = resolve_inputs(list(source))
-    candidates = reader_registry()
-    if format is not None:
-        candidates = [c for c in candidates if c.format_name == format]
-        if not candidates:
-            names = sorted({c.format_name for c in reader_registry()})
-            raise InputError(None, f"unknown format {format!r}; known: {', '.join(names)}")
+    if format is not None and not any(e.format_name == format for e in entries()):
+        names = sorted({e.format_name for e in entries()})
+        raise InputError(None, f"unknown format {format!r}; known: {', '.join(names)}")
     suffixes = sorted({p.suffix.lower() or "(none)" for p in paths})
-    for cls in candidates:
+    for entry in candidates(paths, dataset, format):
+        cls = entry.load()
         if cls.can_open(paths, dataset):
             return cls(paths, dataset=dataset, skip_bad=skip_bad, **options)
     where: str | Path = paths[0] if len(paths) == 1 else os.fspath(source)
     raise InputError(where, f"no reader for files of type {', '.join(suffixes)}"
                      + (f" with dataset {dataset!r}" if dataset else ""))
+
+
+def resolve_inputs(spec: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Path]:
+    """Expand a folder, glob pattern, file or list of files into files in frame order.
+
+    Raises :class:`InputError` for a missing path or a folder/glob with no files.
+    """
+    if isinstance(spec, (list, tuple)):
+        paths = [Path(p) for p in spec]
+        for p in paths:
+            if not p.is_file():
+                raise InputError(p, "no such file")
+        return paths
+    text = os.fspath(spec)
+    p = Path(text)
+    if p.is_dir() and any((p / m).is_file() for m in ("zarr.json", ".zarray", ".zgroup")):
+        return [p]  # a zarr store is one source, not a folder of frame files
+    if p.is_dir():
+        files = [q for q in p.iterdir() if q.is_file() and not q.name.startswith(".")]
+        known = known_suffixes()
+        files = [q for q in files if "".join(q.suffixes[-1:]).lower() in known]
+        if not files:
+            raise InputError(p, "folder holds no frame files (" + ", ".join(sorted(known)) + ")")
+        return sorted(files, key=natural_key)
+    if p.is_file():
+        return [p]
+    if any(ch in text for ch in "*?["):
+        files = [Path(q) for q in glob.glob(text) if Path(q).is_file()]
+        if not files:
+            raise InputError(text, "pattern matches no files")
+        return sorted(files, key=natural_key)
+    raise InputError(text, "no such file or folder")
