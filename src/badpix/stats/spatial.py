@@ -38,7 +38,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy import ndimage as ndi
 
 from ..errors import ParameterError
 from . import _kernels as K
@@ -276,6 +275,8 @@ def _box_moments(img: np.ndarray, size: int | tuple[int, int], mode: str, cval: 
     fsize = (ky, kx)
     # outside the image in constant mode: cval pixels, which are valid and shifted too
     c0 = cval - offset
+
+    from scipy import ndimage as ndi  # ~0.2 s to import: only local_mean/variance need it
 
     def box(a: np.ndarray, fill: float) -> np.ndarray:
         return ndi.uniform_filter(a, size=fsize, mode=mode, cval=fill)
