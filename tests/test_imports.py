@@ -92,3 +92,14 @@ def test_command_table_matches_the_command_modules():
             first = inspect.cleandoc(cmd.short_help or cmd.help or "").split("\n\n")[0].strip()
             seen[name] = (module, first)
     assert seen == table
+
+
+def test_a_folder_of_camera_raw_files_is_found_without_importing_the_raw_reader(tmp_path):
+    # the raw reader used to be registered only once something imported badpix.io.raw
+    (tmp_path / "IMG_0001.dng").write_bytes(b"not decoded here")
+    code = ("from badpix.io import resolve_inputs\n"
+            f"print([p.name for p in resolve_inputs({str(tmp_path)!r})])")
+    loaded = _loaded(code)
+    assert "badpix.io.raw" not in loaded and "rawpy" not in loaded
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[0] == "['IMG_0001.dng']"
