@@ -1,4 +1,4 @@
-"""Shared helpers of the benchmarks: median-of-N timing, peak RSS, a plain table.
+"""Shared helpers of the benchmarks: median-of-N timing, peak RSS, tables, result files.
 
 >>> t = median_time(lambda: sum(range(1000)), repeat=3)
 >>> t > 0
@@ -7,12 +7,17 @@ True
 
 from __future__ import annotations
 
+import json
+import os
 import statistics
+import sys
 import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -94,3 +99,95 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     text = "\n".join(lines)
     print(text, flush=True)
     return text
+
+
+#: where every benchmark writes its result tables; the docs' Performance page renders them
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def machine_info() -> dict[str, Any]:
+    """What the numbers were measured on: CPU, cores, memory, load at the end of the run."""
+    import platform
+
+    info: dict[str, Any] = {"platform": platform.platform(), "processor": platform.machine(),
+                            "cores": os.cpu_count(),
+                            "memory_gib": round(psutil.virtual_memory().total / 2**30, 1)}
+    try:
+        info["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        pass
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return info
+
+
+class Results:
+    """Collect a benchmark's tables and write them to ``benchmarks/results/<name>.json``.
+
+    The JSON holds ``name``, ``command``, ``date`` (UTC), ``machine``, ``versions``,
+    ``note`` and ``tables`` (each ``title``, ``headers``, ``rows``); the docs build
+    renders every file in that folder as the Performance page.
+
+    >>> import tempfile
+    >>> r = Results("demo", directory=Path(tempfile.mkdtemp()))
+    >>> _ = r.table("t", ["a", "b"], [[1, 2.5]], echo=False)
+    >>> data = json.loads(r.save().read_text())     # doctest: +ELLIPSIS
+    # results written to .../demo.json
+    >>> data["tables"][0]["rows"], data["name"]
+    ([[1, 2.5]], 'demo')
+    """
+
+    def __init__(self, name: str, *, note: str = "", directory: Path | None = None):
+        self.name = name
+        # run_all.py --quick says so in every file it makes
+        extra = os.environ.get("BADPIX_BENCH_NOTE", "")
+        self.note = "; ".join(x for x in (extra, note) if x)
+        self.directory = RESULTS_DIR if directory is None else directory
+        self.tables: list[dict[str, Any]] = []
+        self.command = " ".join(["python", f"benchmarks/{Path(sys.argv[0]).name}", *sys.argv[1:]])
+
+    def table(self, title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]],
+              echo: bool = True) -> list[list[Any]]:
+        """Record one table (and print it as Markdown unless ``echo`` is false)."""
+        clean = [[_json_value(v) for v in r] for r in rows]
+        self.tables.append({"title": title, "headers": list(headers), "rows": clean})
+        if echo:
+            print(f"\n{title}")
+            print_table(headers, rows)
+        return clean
+
+    def save(self) -> Path:
+        """Write the JSON file (atomically: a temporary name, then renamed)."""
+        try:
+            from badpix.io.scandir import software_versions
+
+            versions = software_versions()
+        except ImportError:
+            versions = {}
+        data = {"name": self.name, "command": self.command,
+                "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "machine": machine_info(), "versions": versions, "note": self.note,
+                "tables": self.tables}
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.directory / f"{self.name}.json"
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(data, indent=1) + "\n")
+        tmp.replace(path)
+        print(f"# results written to {path}", flush=True)
+        return path
+
+
+def _json_value(v: Any) -> Any:
+    """Plain JSON types; floats rounded to 4 significant digits (the noise is larger)."""
+    if hasattr(v, "item") and not isinstance(v, str):
+        v = v.item()
+    if isinstance(v, float):
+        return float(f"{v:.4g}") if v == v else None
+    if isinstance(v, bool | int | str) or v is None:
+        return v
+    return str(v)

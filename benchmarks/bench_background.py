@@ -25,6 +25,9 @@ import warnings
 
 import numpy as np
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from _common import Results  # noqa: E402
+
 
 def build_series(n: int, path: pathlib.Path, seed: int = 0) -> np.ndarray:
     import h5py
@@ -135,9 +138,12 @@ def main() -> int:
         label = "dcnum" if peer == "dcnum" and not args.no_dcnum_rolling else "numpy"
         rows.append((f"rolling k=100 (vs {label})", t_bp, t_peer, same))
 
-    print(f"{'method':28s} {'badpix f/s':>11s} {'peer f/s':>10s} {'speed-up':>9s} identical")
-    for name, tb, tp, same in rows:
-        print(f"{name:28s} {n / tb:11.0f} {n / tp:10.1f} {tp / tb:8.1f}x {same}")
+    res = Results("background", note="the machine was shared with other jobs: ratios within this run, not absolute times")
+    res.table(f"Median backgrounds of {n} frames of {series.shape[1]}x{series.shape[2]} uint8 "
+              f"built from real RT-DC frames; peer: {peer}",
+              ["method", "badpix frames/s", "peer frames/s", "speed-up", "identical"],
+              [(name, n / tb, n / tp, tp / tb, same) for name, tb, tp, same in rows])
+    res.save()
     return 0 if ok else 1
 
 

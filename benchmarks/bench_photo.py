@@ -62,7 +62,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import median_time  # noqa: E402
+from _common import Results, median_time  # noqa: E402
 
 
 def make_jpegs(folder: Path, n: int, shape: tuple[int, int], quality: int = 95) -> None:
@@ -171,6 +171,17 @@ def main() -> None:
             line += f"{st:10.2f}{n / st:12.2f}{base / st:10.0%}"
         print(line)
     print("(of decode: decode-only time / this time; 'stream' is the streaming pass only)")
+    res = Results("photo", note="the machine was shared with other jobs: ratios within this "
+                  "run, not absolute times")
+    table = []
+    for name, t, key in rows:
+        st = statistics.median(streams[key][-args.repeat:]) if key is not None else None
+        table.append([name, t, n / t, base / t, st, None if st is None else n / st,
+                      None if st is None else base / st])
+    res.table(f"{n} JPEGs of {shape[0]}x{shape[1]} RGB (quality 95), one process, median of "
+              f"{args.repeat}", ["pipeline", "total s", "frames/s", "of decode-only",
+                                 "stream s", "stream frames/s", "stream of decode-only"],
+              table, echo=False)
 
     # the per-frame photo accumulator kernels alone, all colour bands of decoded frames
     stack = open_stack(folder)
@@ -192,11 +203,16 @@ def main() -> None:
     kernel(onset)
     print(f"\nper-frame kernels alone ({len(bands)} bands of "
           f"{bands[0][0].shape[0]}x{bands[0][0].shape[1]}, {len(block)} frames a block):")
+    kernels = []
     for name, fn in (("thresholds (frame_thresholds)", thresholds),
                      ("persistence update", lambda: kernel(pers)),
                      ("onset update (+ bit store)", lambda: kernel(onset))):
         t = median_time(fn, args.repeat)
         print(f"  {name:<32}{1e3 * t / len(block):7.1f} ms/frame")
+        kernels.append([name, 1e3 * t / len(block)])
+    res.table(f"Per-frame photo kernels alone ({len(bands)} bands of "
+              f"{bands[0][0].shape[0]}x{bands[0][0].shape[1]})", ["kernel", "ms/frame"], kernels,
+              echo=False)
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     cpu_ceiling(stack, block, {"persistence": lambda: kernel(pers),
                                "onset": lambda: kernel(onset)}, args.repeat, base, n)
@@ -208,8 +224,13 @@ def main() -> None:
 
     print("\nmoving stars series (30 frames 160x160, 25 hot pixels, 30 stars/frame):")
     print(f"{'rule':<24}{'precision':>10}{'recall':>8}")
+    stars = []
     for name, (prec, rec) in run(Path(tempfile.mkdtemp())).items():
         print(f"{name:<24}{prec:10.3f}{rec:8.3f}")
+        stars.append([name, prec, rec])
+    res.table("Moving-stars series (30 frames 160x160, 25 hot pixels, 30 stars per frame)",
+              ["rule", "precision", "recall"], stars, echo=False)
+    res.save()
 
 
 PIPELINES = {"decode": "decode only", "std": "scan (standard rules)",

@@ -26,6 +26,9 @@ from badpix.repair.writeback import open_writer  # noqa: E402
 from badpix.stack import open_stack  # noqa: E402
 from tests.repair._scenes import scipy_normalized  # noqa: E402  (the tests' reference)
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import Results  # noqa: E402, I001
+
 
 def python_loop(frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The per-pixel loop users write (done correctly: edges and bad neighbours skipped)."""
@@ -121,10 +124,12 @@ def main() -> None:
         rows.append(("scipy whole-frame filtering (scaled from 3) + I/O", t_scipy))
         print(f"plan build (once): {t_plan * 1e3:.1f} ms; neighbors apply in memory: "
               f"{t_apply * 1e3:.2f} ms/frame ({1 / t_apply:.0f} frames/s)")
-        print("| approach | seconds | frames/s | x (read+write) |")
-        print("|---|---|---|---|")
-        for name, t in rows:
-            print(f"| {name} | {t:.2f} | {n / t:.1f} | {t / t_rw:.2f} |")
+        res = Results("repair", note="the machine was shared with other jobs: ratios within this run, not absolute times")
+        res.table(f"Repair of {n} frames of {s}x{s} uint16 .npy ({int(mask.sum())} bad "
+                  f"pixels), median of {args.rounds} rounds; plan {t_plan * 1e3:.1f} ms once",
+                  ["approach", "seconds", "frames/s", "x (read+write)"],
+                  [(name, t, n / t, t / t_rw) for name, t in rows])
+        res.save()
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -13,11 +13,15 @@ import argparse
 import csv
 import json
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import Results  # noqa: E402
 
 
 def make_scan(out: Path, size: int, n_defects: int = 400, seed: int = 0) -> None:
@@ -85,6 +89,12 @@ def main() -> None:
     timings = dict(__import__("re").findall(r"<tr><th>report: ([^<]+)</th><td>([^<]+)</td>", page))
     print(f"report for one {args.size}x{args.size} band: {total:.2f} s "
           f"({path.stat().st_size / 1e6:.2f} MB HTML); phases: {timings}")
+    res = Results("report", note="the machine was shared with other jobs: ratios within this run, not absolute times")
+    res.table(f"HTML report for one {args.size}x{args.size} band",
+              ["band", "seconds", "HTML MB", *(f"phase: {k}" for k in timings)],
+              [[f"{args.size}x{args.size}", total, path.stat().st_size / 1e6,
+                *timings.values()]])
+    res.save()
     if args.keep is None:
         shutil.rmtree(d)
 

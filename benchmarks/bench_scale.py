@@ -36,6 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import Results  # noqa: E402
+
 H = W = 2048
 
 
@@ -127,7 +130,7 @@ def bench_scaling(folder: Path, repeats: int, strips: bool | None = None
 
 
 def bench_median(n: int, size: int) -> dict[str, float]:
-    from badpix.engine.checkpoint import FrameStore, tiled_median
+    from badpix.engine.store import FrameStore, tiled_median
     from badpix.stats.median import temporal_median
 
     rng = np.random.default_rng(0)
@@ -167,6 +170,8 @@ def main() -> None:
     ap.add_argument("--dir", type=Path, default=None)
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench_scale-", dir=args.dir))
+    res = Results("scale", note="the machine was shared with other jobs: ratios within this "
+                  "run, not absolute times")
     frame_bytes = H * W * 2
     try:
         n_big = int(args.size_gb * 1e9 // frame_bytes)
@@ -182,6 +187,11 @@ def main() -> None:
                   f"{n_big / mem['wall']:.1f} frames/s, {gb / mem['wall']:.2f} GB/s; "
                   f"peak RSS {mem['peak_rss'] / 2**30:.2f} GiB", flush=True)
             shutil.rmtree(root / "scan_big", ignore_errors=True)
+            res.table(f"[1] badpix scan --memory-limit {args.memory_limit}, {H}x{W} uint16 .npy, "
+                      "median included", ["frames", "GB", "wall s", "frames/s", "GB/s",
+                                          "peak RSS GiB"],
+                      [[n_big, gb, mem["wall"], n_big / mem["wall"], gb / mem["wall"],
+                        mem["peak_rss"] / 2**30]], echo=False)
 
 
         n_scale = int(args.scale_gb * 1e9 // frame_bytes)
@@ -211,6 +221,14 @@ def main() -> None:
             print(f"    2 workers / 1 worker per round: whole scan median {statistics.median(whole):.2f}x "
                   f"({whole[0]:.2f}-{whole[-1]:.2f}), without rules {statistics.median(engine):.2f}x "
                   f"({engine[0]:.2f}-{engine[-1]:.2f})")
+            res.table(f"[2] Dask scaling, {n_scale} x {H}x{W} uint16 .npy "
+                      f"({n_scale * frame_bytes / 1e9:.2f} GB), median of {args.repeats} "
+                      f"interleaved runs, tasks: {args.tasks}; results bit-identical",
+                      ["engine", "whole scan frames/s", "x 1 worker", "without rules frames/s",
+                       "x 1 worker (without rules)"],
+                      [[k, v, v / one[0], e, e / one[1]] for k, (v, e) in rates.items()]
+                      + [["2 / 1 workers per round (median)", None, statistics.median(whole),
+                          None, statistics.median(engine)]], echo=False)
             shutil.rmtree(scale_dir)
 
         if args.median_frames:  # --median-frames 0 skips the median comparison
@@ -219,6 +237,12 @@ def main() -> None:
                   f"({med['bytes'] / 1e6:.0f} MB), identical values:")
             for k in ("np.median", "temporal_median", "tiled_median (disk, 64 MiB)"):
                 print(f"    {k:30s} {med[k]:7.2f} s   ({med['np.median'] / med[k]:.1f}x np.median)")
+            res.table(f"[3] exact median, {args.median_frames} x {args.median_size}^2 uint16, "
+                      "identical values", ["method", "seconds", "x np.median"],
+                      [[k, med[k], med["np.median"] / med[k]] for k in
+                       ("np.median", "temporal_median", "tiled_median (disk, 64 MiB)")],
+                      echo=False)
+        res.save()
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

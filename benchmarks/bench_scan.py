@@ -25,6 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import Results  # noqa: E402
+
 
 def make_frames(folder: Path, n: int, shape: tuple[int, int]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
@@ -52,7 +55,7 @@ def child(mode: str, folder: str, out: str, memory_limit: str | None) -> None:
     else:
         # "stream": the frame-streaming path (block_frames given), the baseline of "scan"
         # (strips when the format reads rows, see badpix.engine.strips)
-        from badpix.engine.local import stack_block_frames
+        from badpix.engine.plan import stack_block_frames
 
         block = stack_block_frames(stack) if mode == "stream" else None
         result = scan_stack(stack, memory_limit=parse_size(memory_limit), block_frames=block)
@@ -77,6 +80,9 @@ def median_of(runs: list[dict], key: str) -> float:
     return float(np.median([r[key] for r in runs]))
 
 
+NOTE = "the machine was shared with other jobs: ratios within this run, not absolute times"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small frames, one repeat")
@@ -99,6 +105,7 @@ def main() -> None:
               f"{'pass/read':>9} {'median s':>8} {'rules s':>7} {'write s':>7} {'total s':>7} "
               f"{'peak RSS':>9}")
         limit = "64MiB" if args.quick else "256MiB"
+        rows = []
         for n in counts:
             folder = root / f"n{n}"
             make_frames(folder, n, shape)
@@ -116,6 +123,15 @@ def main() -> None:
                       f"{gb / ph['stream']:>9.2f} {ph['stream'] / tr:>9.1f} {ph['median']:>8.2f} "
                       f"{ph['rules']:>7.2f} {ph['write']:>7.2f} {total:>7.2f} "
                       f"{median_of(scans, 'peak_rss') / 2**20:>5.0f} MiB")
+                rows.append([n, gb, mem or "auto", path, gb / tr, gb / ph["stream"],
+                             ph["median"], ph["rules"], ph["write"], total,
+                             round(median_of(scans, "peak_rss") / 2**20)])
+        res = Results("scan", note=NOTE)
+        res.table(f"badpix scan of {shape[0]}x{shape[1]} uint16 .npy frames in a fresh process, "
+                  f"median of {repeats}", ["frames", "GB", "median budget", "path",
+                                           "read-only GB/s", "pass GB/s", "median s", "rules s",
+                                           "write s", "total s", "peak RSS MiB"], rows, echo=False)
+        res.save()
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)

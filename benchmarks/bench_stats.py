@@ -31,7 +31,7 @@ from scipy import ndimage as ndi
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import PeakRSS, median_time, print_table, section  # noqa: E402
+from _common import PeakRSS, Results, median_time, section  # noqa: E402
 
 from badpix.stats import (  # noqa: E402
     MedianCollector,
@@ -191,6 +191,9 @@ def bench_spatial(rows: list, side: int, gside: int) -> None:
                          f"equal={equal}"])
 
 
+NOTE = "the machine was shared with other jobs: ratios within this run, not absolute times"
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes (a few seconds)")
@@ -217,8 +220,11 @@ def main(argv: list[str] | None = None) -> None:
         bench_spatial(rows, 2048, 512)
     print()
     print(f"load average after: {os.getloadavg()[0]:.1f} (1 min) on {os.cpu_count()} CPUs")
-    print_table(["case", "time", "rate / peak mem", "baseline", "speed-up", "baseline 2",
-                 "speed-up 2", "check"], rows)
+    res = Results("stats", note=NOTE)
+    res.table("Streaming statistics and spatial filters, in memory",
+              ["case", "time", "rate / peak mem", "baseline", "speed-up", "baseline 2",
+               "speed-up 2", "check"], rows)
+    res.save()
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import sys
 import time
 from pathlib import Path
 
@@ -26,6 +27,9 @@ import numpy as np
 import badpix
 from badpix.detect.flags import Flag
 from badpix.detect.params import RuleParams
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import Results  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared/data/real/lambda_gaas_xray_petra3"
 DATASET = "entry/instrument/detector/data"
@@ -70,6 +74,7 @@ def main() -> None:
     ap.add_argument("data_dir", nargs="?", type=Path, default=DATA)
     args = ap.parse_args()
     params = RuleParams(counting=True)
+    rows = []
     print(f"{'module':6} {'noisy':>12} {'noisy*':>12} {'over':>10} {'dead':>10} "
           f"{'flags':>6} {'outside':>8} {'frac':>6}  stuck/hot/dead/noisy  time")
     for m in (1, 2, 3):
@@ -85,6 +90,17 @@ def main() -> None:
               f"{r['recall_over']:5.2f}/{r['over_n']:<4d} {r['recall_dead']:5.3f}/{r['dead_n']:<4d} "
               f"{r['flagged']:6d} {r['outside']:8d} {r['outside_fraction']:6.3f}  "
               f"{r['stuck']}/{r['hot']}/{r['dead']}/{r['noisy']}  {dt:.2f}s")
+        rows.append([f"m{m}", f"{r['recall_noisy']:.3f} (of {r['noisy_n']})",
+                     f"{r['recall_noisy*']:.3f} (of {r['noisy*_n']})",
+                     f"{r['recall_over']:.2f} (of {r['over_n']})",
+                     f"{r['recall_dead']:.3f} (of {r['dead_n']})", r["flagged"], r["outside"],
+                     r["outside_fraction"], f"{r['stuck']}/{r['hot']}/{r['dead']}/{r['noisy']}"])
+    res = Results("lambda", note="recall against the vendor bad-pixel map; deterministic")
+    res.table("LAMBDA 2M GaAs, --counting rules, 50 frames per module",
+              ["module", "vendor noisy recall", "of those that ever fired", "over-responding",
+               "dead", "flags", "outside vendor map", "fraction outside",
+               "stuck/hot/dead/noisy"], rows, echo=False)
+    res.save()
 
 
 if __name__ == "__main__":

@@ -5,19 +5,23 @@ Usage:  .venv/bin/python benchmarks/eval_synth.py [--size 256] [--frames 40] [--
 For each dtype and seed: ``badpix.synth.make_synthetic`` (moving scene, shot and
 read noise, global drift, 40 planted pixels per class at default strength) is
 scanned through the real engine (``.npy`` frames on disk, ``badpix.run_scan``)
-and scored with ``badpix.evaluate``; the table is what the README quotes.
+and scored with ``badpix.evaluate``; the table lands in benchmarks/results/synth.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import sys
 import tempfile
 from pathlib import Path
 
 import badpix
 from badpix.evaluate import EVAL_CLASSES, evaluate
 from badpix.synth import write_synthetic
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import Results  # noqa: E402
 
 
 def fmt(v: float) -> str:
@@ -34,6 +38,7 @@ def main() -> None:
     print(f"{args.size}x{args.size}, {args.frames} frames, 40 planted pixels per class; "
           "precision / recall")
     print(f"{'dtype':8} {'seed':>4}  " + "  ".join(f"{c:>13}" for c in EVAL_CLASSES))
+    rows = []
     for dtype in ("uint16", "uint8", "float32"):
         for seed in args.seeds:
             with tempfile.TemporaryDirectory() as d:
@@ -42,8 +47,14 @@ def main() -> None:
                                         counts=counts)
                 result = badpix.run_scan(Path(d) / "frames")
                 ev = evaluate({n: (b.band, b.flags) for n, b in result.bands.items()}, truth)
-            print(f"{dtype:8} {seed:>4}  " + "  ".join(
-                f"{fmt(ev[c].precision):>6}/{fmt(ev[c].recall):<6}" for c in EVAL_CLASSES))
+            cells = [f"{fmt(ev[c].precision)} / {fmt(ev[c].recall)}" for c in EVAL_CLASSES]
+            rows.append([dtype, seed, *cells])
+            print(f"{dtype:8} {seed:>4}  " + "  ".join(f"{c:>13}" for c in cells))
+    res = Results("synth", note="precision / recall per class; deterministic (seeded)")
+    res.table(f"Synthetic truth: {args.size}x{args.size}, {args.frames} .npy frames, "
+              "40 planted pixels per class; precision / recall",
+              ["dtype", "seed", *EVAL_CLASSES], rows, echo=False)
+    res.save()
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 Usage:  .venv/bin/python benchmarks/run_all.py [--quick] [--only NAME ...]
 
 ``--quick`` uses each script's small configuration where it has one (minutes
-instead of an hour); the full runs are what the README quotes.  Each script
+instead of an hour).  Every script writes its tables to
+``benchmarks/results/<name>.json``, which the docs' Performance page renders.  Each script
 prints ratios against a baseline measured in the same run, so the numbers stay
 meaningful on a noisy machine.
 """
@@ -11,6 +12,7 @@ meaningful on a noisy machine.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -45,7 +47,10 @@ def main() -> int:
         cmd = [sys.executable, str(HERE / script), *(quick if args.quick else full)]
         print(f"\n=== {' '.join(cmd[1:])}", flush=True)
         t0 = time.perf_counter()
-        if subprocess.run(cmd).returncode != 0:
+        env = dict(os.environ)
+        if args.quick:
+            env["BADPIX_BENCH_NOTE"] = "quick configuration (run_all.py --quick)"
+        if subprocess.run(cmd, env=env).returncode != 0:
             failed.append(script)
         print(f"=== {script}: {time.perf_counter() - t0:.0f} s", flush=True)
     if failed:

@@ -48,7 +48,7 @@ def test_opening_npy_frames_imports_only_the_npy_reader(tmp_path):
         np.save(tmp_path / f"f_{i}.npy", np.zeros((4, 5), np.uint16))
     loaded = _loaded(f"import badpix\nbadpix.open_stack({str(tmp_path)!r})")
     readers = {m for m in loaded if m.startswith("badpix.io.")} - {
-        "badpix.io.base", "badpix.io.open", "badpix.io.registry"}
+        "badpix.io.base", "badpix.io.memory", "badpix.io.open", "badpix.io.registry"}
     assert readers == {"badpix.io.npy"}
     assert not loaded & {*HEAVY, "tifffile", "PIL", "imagecodecs", "rawpy"}
 

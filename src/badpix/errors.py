@@ -12,7 +12,15 @@ import os
 
 
 class BadpixError(Exception):
-    """Root of all errors caused by input, options or the environment."""
+    """Root of all errors caused by input, options or the environment.
+
+    >>> import badpix
+    >>> try:
+    ...     badpix.open_stack("no/such/folder")
+    ... except badpix.BadpixError as exc:
+    ...     print(exc)
+    no/such/folder: no such file or folder
+    """
 
 
 class InputError(BadpixError):

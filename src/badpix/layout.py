@@ -114,7 +114,12 @@ def _count(span: tuple[int, int], step: int) -> int:
 
 @dataclass(frozen=True)
 class Layout:
-    """An ordered set of bands, possibly with open-ended column ranges until bound."""
+    """An ordered set of bands, possibly with open-ended column ranges until bound.
+
+    >>> lay = load_layout("l2-l1-m0").bind((768, 64, 3))
+    >>> [(b.name, b.shape) for b in lay.bands][:2]
+    [('L2', (100, 64)), ('L1', (70, 64))]
+    """
 
     bands: tuple[Band, ...]
     source: str = "channels"

@@ -20,11 +20,13 @@ import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from .errors import DecodeError
 from .io.base import GeoRef, Reader, SkippedFrame, check_allocation
+from .io.memory import Dims
 from .io.open import open_reader
 from .layout import Band, Layout, channel_layout, load_layout
 
@@ -36,6 +38,11 @@ class Stack:
     Use :func:`open_stack` to make one.  ``iter_blocks`` streams frames in blocks
     through two reused buffers, decoding the next block in a background thread
     while the caller works on the current one.
+
+    >>> import numpy as np
+    >>> s = open_stack(np.zeros((3, 4, 5), np.uint8))
+    >>> s.n_frames, s.frame_shape, s.describe()
+    (3, (4, 5, 1), 'array: 3 frames of (4, 5, 1) uint8')
     """
 
     reader: Reader
@@ -92,7 +99,7 @@ class Stack:
             return
         block_frames = max(1, min(block_frames, stop - start))
         check_allocation(2 * block_frames * self.frame_nbytes, "two frame buffers",
-                         self.reader.paths[0])
+                         self.reader.paths[0] if self.reader.paths else None)
         buffers = [np.empty((block_frames, *self.frame_shape), self.dtype) for _ in range(2)]
         starts = list(range(start, stop, block_frames))
         with ThreadPoolExecutor(max_workers=max(1, self.decode_threads)) as pool:
@@ -145,14 +152,14 @@ class Stack:
 
 
 def open_stack(
-    source: str | os.PathLike | Sequence[str | os.PathLike],
+    source: str | os.PathLike | Sequence[str | os.PathLike] | Any,
     *,
     layout: str | os.PathLike | Layout | None = None,
     dataset: str | None = None,
     skip_bad: bool = False,
     format: str | None = None,
     decode_threads: int = 2,
-    **options,
+    dims: Dims = None,
 ) -> Stack:
     """Open a stack of frames lazily.
 
@@ -161,23 +168,41 @@ def open_stack(
     source
         A folder or glob of frame files (``.npy``, PNG, JPEG, TIFF, GeoTIFF,
         HDF5/NeXus parts), one multi-frame file (multi-page TIFF, ``.npy`` stack,
-        HDF5), ``"file.h5:events/image"``, or a list of files.
+        HDF5), ``"file.h5:events/image"``, or a list of files; or frames in memory: a
+        numpy or dask array ``(frame, y, x[, channel])``, an ``xarray.DataArray`` or
+        ``xarray.Dataset`` (read lazily, block by block; :mod:`badpix.io.memory`).
     layout
         A preset name (``"l2-l1-m0"``), a TOML file, a :class:`Layout`, or ``None``
         for one band per channel.
     dataset
-        HDF5 dataset path (default ``events/image`` when present).
+        HDF5 dataset path (default ``events/image`` when present), or the variable
+        of an ``xarray.Dataset`` / netCDF file.
     skip_bad
         Skip frames that differ in shape/dtype or cannot be decoded, listing them
         in ``stack.skipped``, instead of stopping with an error.
+    dims
+        Arrays only: the role of each axis (``("y", "x", "frame")``) or a mapping
+        from role to a DataArray's dimension name (``{"frame": "band"}``).
+
+    format
+        Force a reader by its ``format_name`` (e.g. ``"npy-frames"``, ``"netcdf"``).
+    decode_threads
+        Threads decoding one file per frame (photos, ``.npy`` folders) at once.
+
+    Returns
+    -------
+    Stack
+        The reader (headers read, no pixels yet) and the bound layout.
 
     Examples
     --------
+    >>> import numpy as np
+    >>> stack = open_stack(np.zeros((10, 768, 64, 3), np.uint16), layout="l2-l1-m0")
+    >>> [b.name for b in stack.bands], stack.n_frames
+    (['L2', 'L1', 'M0'], 10)
     >>> stack = open_stack("frames/", layout="l2-l1-m0")   # doctest: +SKIP
-    >>> [b.name for b in stack.bands]                       # doctest: +SKIP
-    ['L2', 'L1', 'M0']
     """
-    reader = open_reader(source, dataset=dataset, skip_bad=skip_bad, format=format, **options)
+    reader = open_reader(source, dataset=dataset, skip_bad=skip_bad, format=format, dims=dims)
     if layout is None:
         # readers may know their own bands (camera RAW: the CFA planes)
         lay = getattr(reader, "layout", None) or channel_layout(reader.channel_names)

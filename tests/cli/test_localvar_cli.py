@@ -47,7 +47,9 @@ def test_localvar_skips_nodata(tmp_path, capsys):
     # the 3x3 window around (2, 3) holds 8 valid values: the nodata pixel is left out
     window = np.delete(dem[1:4, 2:5].ravel().astype(np.float64), 3)
     assert got[2, 3] == pytest.approx(np.var(window))
-    assert np.isfinite(got).all()
+    # the nodata cell stays nodata; every other cell has a value
+    assert got[2, 2] == -9999 and ds.nodata == -9999
+    assert np.isfinite(np.delete(got.ravel(), 2 * 6 + 2)).all()
 
 
 def test_localvar_bad_input(tmp_path, capsys):

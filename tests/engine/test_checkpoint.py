@@ -14,8 +14,8 @@ import pytest
 
 from badpix import open_stack
 from badpix.cli import main
-from badpix.engine import scan_stack
-from badpix.engine.checkpoint import FrameStore, scan_checkpointed, tiled_median
+from badpix.engine import run_scan, scan_stack
+from badpix.engine.store import FrameStore, tiled_median
 from badpix.errors import InputError, ParameterError
 
 from ._util import assert_same_results, write_stack
@@ -28,7 +28,7 @@ KILLER = textwrap.dedent("""
     import os, signal, sys
     from badpix import open_stack
     from badpix.detect.params import RuleParams
-    from badpix.engine.checkpoint import scan_checkpointed
+    from badpix.engine import run_scan
 
     frames, out, every, when, at = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
     seen = [0]
@@ -45,8 +45,8 @@ KILLER = textwrap.dedent("""
         if when == "checkpoint" and done == at:
             die()
 
-    scan_checkpointed(open_stack(frames), RuleParams(), out=out, checkpoint_every=every,
-                      progress=progress, on_checkpoint=on_checkpoint)
+    run_scan(open_stack(frames), params=RuleParams(), out=out, checkpoint_every=every,
+             progress=progress, on_checkpoint=on_checkpoint)
     sys.exit(3)  # not killed: the test is wrong
 """)
 
@@ -83,7 +83,7 @@ def reference(frames, tmp_path_factory) -> Path:
 
 def test_checkpointed_scan_equals_streaming_scan(frames, tmp_path):
     plain = scan_stack(open_stack(frames))
-    ck = scan_checkpointed(open_stack(frames), out=tmp_path / "o", checkpoint_every=4)
+    ck = run_scan(open_stack(frames), out=tmp_path / "o", checkpoint_every=4)
     assert_same_results(plain, ck, exact=True)
     assert (tmp_path / "o" / "state" / "manifest.json").is_file()
 
@@ -100,9 +100,9 @@ def test_sigkill_then_resume_gives_identical_outputs(frames, reference, tmp_path
 def test_resume_float_is_bit_identical(tmp_path):
     d = tmp_path / "f"
     write_stack(d, 23, dtype=np.float32, seed=8, nan_fraction=0.02)
-    ref = scan_checkpointed(open_stack(d), out=tmp_path / "ref", checkpoint_every=5)
+    ref = run_scan(open_stack(d), out=tmp_path / "ref", checkpoint_every=5)
     _kill_run(d, tmp_path / "k", 5, "between", 12)
-    got = scan_checkpointed(open_stack(d), out=tmp_path / "k", resume=True)
+    got = run_scan(open_stack(d), out=tmp_path / "k", resume=True)
     assert_same_results(ref, got, exact=True)
 
 
@@ -112,7 +112,7 @@ def test_resume_refuses_changed_input(frames, tmp_path):
     _kill_run(d, tmp_path / "scan", 10, "checkpoint", 10)
     np.save(d / "frame_00040.npy", np.zeros((30, 26, 2), np.uint16))
     with pytest.raises(InputError, match="cannot resume"):
-        scan_checkpointed(open_stack(d), out=tmp_path / "scan", resume=True)
+        run_scan(open_stack(d), out=tmp_path / "scan", resume=True)
 
 
 def test_add_merges_without_reading_old_frames(tmp_path):
@@ -127,7 +127,7 @@ def test_add_merges_without_reading_old_frames(tmp_path):
     shutil.rmtree(old)  # --add must not need the old frames
     _cli(new, "-o", out, "--add")
     whole = scan_stack(open_stack(tmp_path / "all"))
-    got = scan_checkpointed(open_stack(new), out=out, resume=True)  # finished: re-finalize only
+    got = run_scan(open_stack(new), out=out, resume=True)  # finished: re-finalize only
     assert_same_results(whole, got, exact=True)
     from badpix.io.scandir import load_scan
 
@@ -135,12 +135,12 @@ def test_add_merges_without_reading_old_frames(tmp_path):
     assert scan.summary["input"]["n_frames"] == 31
     np.testing.assert_array_equal(scan.mask("ch0"), whole.bands["ch0"].flags)
     with pytest.raises(ParameterError, match="already part"):
-        scan_checkpointed(open_stack(new), out=out, add=True)
+        run_scan(open_stack(new), out=out, add=True)
 
 
 def test_add_needs_state(frames, tmp_path):
     with pytest.raises(InputError, match="no scan state"):
-        scan_checkpointed(open_stack(frames), out=tmp_path / "none", add=True)
+        run_scan(open_stack(frames), out=tmp_path / "none", add=True)
 
 
 @pytest.mark.parametrize("budget", [10**9, 2000, 300])
@@ -162,12 +162,12 @@ def test_photo_scan_without_median_can_be_refinalized_with_it(tmp_path):
     frames = rgb_photos(tmp_path / "p", n=8)
     local = scan_stack(open_stack(tmp_path / "p"), extra_accumulators=[])
     out = tmp_path / "scan"
-    plain = scan_checkpointed(open_stack(tmp_path / "p"), out=out, checkpoint_every=3)
+    plain = run_scan(open_stack(tmp_path / "p"), out=out, checkpoint_every=3)
     assert all(br.stats.median is None for br in plain.bands.values())
     for name in local.bands:
         np.testing.assert_array_equal(plain.bands[name].flags, local.bands[name].flags)
     # the frames were stored anyway: the finished scan is re-finalized with the median
-    again = scan_checkpointed(open_stack(tmp_path / "p"), out=out, resume=True, median=True)
+    again = run_scan(open_stack(tmp_path / "p"), out=out, resume=True, median=True)
     for name, br in again.bands.items():
         np.testing.assert_array_equal(br.stats.median,
                                       np.median(frames[..., "RGB".index(name)], axis=0))

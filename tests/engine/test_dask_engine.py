@@ -164,7 +164,7 @@ def test_compact_and_wide_merges_agree(dtype):
 
 
 def test_scratch_buffers_are_reused():
-    from badpix.engine.dask import _scratch
+    from badpix.engine.units import _scratch
 
     with _scratch((4, 8), np.uint16) as a:
         a[...] = 1
@@ -175,7 +175,7 @@ def test_scratch_buffers_are_reused():
 
 
 def test_chunk_ranges_cover_every_frame_once_and_balance_threads():
-    from badpix.engine.dask import chunk_ranges
+    from badpix.engine.plan import chunk_ranges
 
     for n in (1, 2, 7, 37, 119, 1000):
         for fpt in (1, 5, 64, 2000):
@@ -250,7 +250,7 @@ def test_photo_scan_without_median_creates_no_store(client, tmp_path):
 
 def test_states_and_medians_through_ram_files_equal_the_transfer_path(client, int_stack,
                                                                        local_int, tmp_path):
-    from badpix.engine import dask as engine
+    from badpix.engine import units as engine
 
     calls = []
     original = engine._SharedMoments.attach
@@ -298,7 +298,7 @@ def _task_kinds(task_stream) -> dict[str, int]:
 def test_strip_plan_needs_row_reads_no_skipping_and_room(int_stack, tall_stack, tmp_path):
     from PIL import Image
 
-    from badpix.engine.strips import STRIP_MIN_ROWS, plan_strips
+    from badpix.engine.plan import STRIP_MIN_ROWS, plan_strips
 
     plan = plan_strips(open_stack(tall_stack), 2**30, 2)
     assert plan == {"ch0": [(0, 37), (37, 75), (75, 112), (112, 150)]}  # 4 per thread pair

@@ -12,11 +12,16 @@ from badpix import open_stack
 from badpix.cli import main
 from badpix.detect.flags import Flag
 from badpix.engine import scan_stack
-from badpix.engine.local import collect_median, tiles_frame
+from badpix.engine.plan import make_plan, tiles_frame
 from badpix.layout import Band, Layout
 from badpix.stats.moments import MomentAccumulator
 
 from ._util import write_stack
+
+
+def collect_median(stack, median=None) -> bool:
+    """Whether the scan plan collects the median (the decision ``collect_median`` made)."""
+    return make_plan(stack, median=median).collects_median
 
 
 def rgb_photos(folder, n=9, shape=(30, 41), seed=0) -> np.ndarray:

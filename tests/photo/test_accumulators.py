@@ -123,10 +123,10 @@ def test_capture_order_maps_onset_back_to_file_frames():
     for s in range(0, 20, 6):
         acc.update(frames[s:s + 6], s)
     out = acc.finalize()
-    assert out["onset_rank"][3, 3] == 8
-    assert out["onset_frame"][3, 3] == order[8]
+    assert out["onset_frame"][3, 3] == 8  # capture order
+    assert out["onset_index"][3, 3] == order[8]  # the file's position
     assert out["onset_time"][3, 3] == times[order[8]]
-    assert (out["onset_frame"] >= 0).sum() == 1
+    assert (out["onset_frame"] >= 0).sum() == 1 and (out["onset_index"] >= 0).sum() == 1
 
 
 def test_bayer_band_layout_toml_and_errors():

@@ -54,10 +54,10 @@ def test_onset_within_one_frame_and_localised(jpeg_series, tmp_path):
         extra = br.stats.extra
         mask, pscore = persistent(br.stats)
         assert mask[HOT], name
-        rank = int(extra["onset_rank"][HOT])
+        rank = int(extra["onset_frame"][HOT])  # capture order
         assert abs(rank - onset) <= 1, (name, rank)
-        frame = int(extra["onset_frame"][HOT])
-        assert ftimes[frame] == extra["onset_time"][HOT]
+        frame = int(extra["onset_index"][HOT])  # file order
+        assert frame == order[rank] and ftimes[frame] == extra["onset_time"][HOT]
         assert abs(np.searchsorted(times, extra["onset_time"][HOT]) - onset) <= 1
         # JPEG smears the pixel; localisation keeps the peak of the hot score in each blob
         score = br.scores.get("hot", pscore)
@@ -112,8 +112,11 @@ def test_cli_scan_export_and_timeline_on_real_scan_folder(jpeg_series, tmp_path,
     assert abs(np.searchsorted(times, onset_time) - onset) <= 1
     summary = json.loads((out / "summary.json").read_text())
     assert summary["onset"]["order"] == "capture" and len(summary["onset"]["frame_times"]) == 20
+    # JPEG pixels are not raw mosaic pixels: refused, and exported only with --force
     assert main(["export-badpixels", str(out), "-o", str(tmp_path / "cam.badpixels"),
-                 "--classes", "persistent"]) == 0
+                 "--classes", "persistent"]) == 2
+    assert main(["export-badpixels", str(out), "-o", str(tmp_path / "cam.badpixels"),
+                 "--classes", "persistent", "--force"]) == 0
     lines = [ln.split() for ln in (tmp_path / "cam.badpixels").read_text().splitlines()
              if not ln.startswith("#")]
     assert [HOT[1], HOT[0], int(onset_time)] in [[int(v) for v in ln] for ln in lines]

@@ -35,7 +35,7 @@ METHODS = ("sparse", "rolling")
 DEFAULT_KERNEL = {"sparse": 200, "rolling": 100}
 
 
-def _from_xarray(da: Any) -> tuple[np.ndarray, np.ndarray | None]:
+def _from_xarray(da: Any) -> tuple[Any, np.ndarray | None]:
     """Frames and (when the frame axis has a numeric or datetime coordinate) times in s."""
     dim = da.dims[0]
     times = None
@@ -50,6 +50,10 @@ def _from_xarray(da: Any) -> tuple[np.ndarray, np.ndarray | None]:
                 times = c
             if times is not None:
                 break
+    if da.chunks is not None:  # dask-backed: read block by block, never computed whole
+        from ..stack import open_stack
+
+        return open_stack(da), times
     return np.asarray(da.values), times
 
 
@@ -71,9 +75,11 @@ def background(
     Parameters
     ----------
     frames
-        Array ``(N, rows, cols[, channels])``, ``xarray.DataArray`` (frame axis
-        first; a ``time`` coordinate, numeric seconds or datetime64, gives the
-        times), a :class:`badpix.Stack`, or a path (``.rtdc`` reads its metadata).
+        Array ``(N, rows, cols[, channels])``, a dask array (read block by block),
+        ``xarray.DataArray`` (frame axis first, or dims named as for
+        :func:`badpix.open_stack` when dask-backed; a ``time`` coordinate, numeric
+        seconds or datetime64, gives the times), a :class:`badpix.Stack`, or a path
+        (``.rtdc`` reads its metadata).
     method, kernel_size
         ``kernel_size`` defaults to 200 (sparse) or 100 (rolling), as in dcnum.
     split_time, thresh_cleansing, frac_cleansing, offset_correction, times, frame_rate, frame_numbers

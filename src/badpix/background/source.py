@@ -117,13 +117,23 @@ def open_source(source: str | os.PathLike, dataset: str | None = None) -> FrameS
 
 
 def as_source(frames: Any) -> FrameSource:
-    """Wrap an array, a path, a :class:`badpix.Stack` or a source as a :class:`FrameSource`."""
+    """Wrap an array, a path, a :class:`badpix.Stack` or a source as a :class:`FrameSource`.
+
+    A dask array or a dask-backed ``xarray.DataArray`` becomes a stack read block by
+    block (:mod:`badpix.io.memory`).
+    """
     if isinstance(frames, FrameSource):
         return frames
     if isinstance(frames, (str, os.PathLike)):
         return open_source(frames)
     if hasattr(frames, "reader") and hasattr(frames, "iter_blocks"):
         return StackSource(frames)
+    if type(frames).__module__.startswith("dask") or (
+            type(frames).__name__ == "DataArray" and getattr(frames, "chunks", None) is not None):
+        # lazy frames are read a block at a time, never computed whole
+        from ..stack import open_stack
+
+        return StackSource(open_stack(frames))
     arr = np.asarray(frames)
     if arr.dtype.kind not in "biuf":
         raise InputError(None, f"frames have unsupported dtype {arr.dtype}; use integer or float")

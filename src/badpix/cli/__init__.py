@@ -46,7 +46,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
                          "histograms, top defects."),
     ("show", "report", "Print a compact summary of a scan folder: counts per class, top "
                        "defects, parameters."),
-    ("doctor", "doctor", "Check the installation: versions, optional formats, numba cache."),
+    ("doctor", "doctor", "Versions of badpix and its libraries, numba's threads and cache, the "
+                         "readers available."),
 )
 
 _MODULE = {name: module for name, module, _ in COMMANDS}
@@ -115,10 +116,21 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from .._version import __version__
+
+        typer.echo(f"badpix {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
-    # options of `badpix` itself go here (a Typer app without commands needs a callback
-    # to stay a group; the commands are added lazily by LazyGroup)
+def _options(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the badpix version and exit."),
+) -> None:
+    # no docstring: the app's help text above is what ``badpix --help`` shows (the callback
+    # also keeps the app a group while LazyGroup adds the commands)
     pass
 
 

@@ -26,12 +26,14 @@ def localvar_command(
 ) -> None:
     """Local variance (or std) over a k x k window; keeps CRS and transform, prints the average.
 
-    NaN and nodata pixels are left out of every window.
+    NaN and nodata pixels are left out of every window and stay nodata in the output;
+    float32 input gives float32 output (integers up to 16 bits too), float64 and wider
+    integers float64.
 
     Example: badpix localvar dem.tif -o dem_var3.tif --size 3
     """
     from ..io.geotiff import read_raster
-    from ..io.writers import write_geotiff
+    from ..io.writers import command_tags, float_dtype_for, write_geotiff
     from ..stats.spatial import local_std, local_variance
 
     if size < 1:
@@ -45,13 +47,25 @@ def localvar_command(
         data = data[band - 1]
     img = data.astype(np.float64)
     nodata = profile.get("nodata")
+    gaps = np.isnan(img)
     if nodata is not None and not np.isnan(nodata):
-        img[data == nodata] = np.nan
+        gaps |= data == nodata
+    img[gaps] = np.nan
     result = (local_std if std else local_variance)(img, size=size, mode=mode)
+    # a nodata cell has no value, whatever its neighbours' variance
+    result[gaps] = np.nan
     what = "standard deviation" if std else "variance"
-    write_geotiff(output, result, georef=profile.get("georef"), nodata=np.nan,
-                  tags={"badpix_command": f"localvar size={size} mode={mode} std={std}",
-                        "badpix_source": str(raster)},
+    out_dtype = float_dtype_for(np.dtype(profile["dtype"]))
+    # the input's nodata value where the output type holds it, else NaN
+    out_nodata = np.nan
+    if nodata is not None and np.isfinite(nodata) and out_dtype.type(nodata) == nodata:
+        out_nodata = float(nodata)
+    written = result.astype(out_dtype)
+    if not np.isnan(out_nodata):
+        written[gaps] = out_nodata
+    write_geotiff(output, written, georef=profile.get("georef"), nodata=out_nodata,
+                  tags=command_tags(f"localvar size={size} mode={mode} std={std} band={band}",
+                                    raster),
                   descriptions=[f"local_{'std' if std else 'variance'}_{size}x{size}"])
     average = float(np.nanmean(result)) if np.isfinite(result).any() else float("nan")
     out.print(f"average local {what} ({size}x{size}): {average:.10g}")

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from ..errors import ParameterError
-from ._common import QuietOption, frame_progress, info
+from ._common import QuietOption, console, frame_progress, info
 
 ORDER = 30
 
@@ -101,7 +101,14 @@ def export_badpixels_command(
     timestamp: int = typer.Option(None, "--timestamp",
                                   help="Unix time from which dcraw applies the map (0 = every "
                                        "photo; default: each pixel's onset from a photo scan, "
-                                       "else 0)."),
+                                       "0 for defects present from the first photo, else 0)."),
+    tz: str = typer.Option(None, "--tz",
+                           help="Time zone of the camera clock (EXIF times without offset), "
+                                "e.g. Europe/Berlin or +02:00: the zone dcraw runs in. "
+                                "Default UTC."),
+    force: bool = typer.Option(False, "--force",
+                               help="Export even when the scan was not of raw mosaics "
+                                    "(JPEG/PNG/RGB photos): coordinates will not match dcraw's."),
     shape: str = typer.Option(None, "--shape",
                               help="ROWSxCOLS of the frames when SCAN_DIR is a mask file."),
     quiet: bool = QuietOption,
@@ -109,13 +116,19 @@ def export_badpixels_command(
     """Write a dcraw/LibRaw .badpixels file (col row unixtime) for darktable,
     RawTherapee and dcraw -P.
 
+    dcraw applies the file to raw mosaic coordinates: scans of JPEG/PNG photos or
+    RGB frames are refused unless --force is given.  Onset times are the camera's
+    clock read as UTC unless --tz names its zone.
+
     Example: badpix export-badpixels scan/ -o camera.badpixels --classes hot,dead
     """
-    from ..io.badpixels import write_badpixels
+    from ..io.badpixels import mosaic_problem, write_badpixels
     from ..repair.masks import load_mask, scan_frame_shape
 
+    input_format = None
     if scan_dir.is_dir():
         frame_shape = scan_frame_shape(scan_dir)
+        input_format = _scan_input_format(scan_dir)
     elif shape is not None:
         try:
             rows, cols = (int(v) for v in shape.lower().split("x"))
@@ -124,25 +137,57 @@ def export_badpixels_command(
         frame_shape = (rows, cols, 1)
     else:
         frame_shape = _mask_file_shape(scan_dir)
+    problem = mosaic_problem(input_format, frame_shape[2])
+    if problem and not force:
+        raise ParameterError(f"{scan_dir}: {problem}; dcraw/LibRaw apply .badpixels to raw "
+                             "mosaic pixels - scan the raw files, or give --force")
+    if problem:
+        console.print(f"[yellow]badpix: warning:[/] {scan_dir}: {problem}; the coordinates "
+                      "are not raw mosaic coordinates (--force)", soft_wrap=True)
     mask = load_mask(scan_dir, frame_shape, classes)
     if timestamp is None:
-        timestamp = _onset_timestamps(scan_dir, frame_shape) if scan_dir.is_dir() else 0
+        timestamp = _onset_timestamps(scan_dir, frame_shape, tz) if scan_dir.is_dir() else 0
+    zone = "UTC" if tz is None else tz
     n = write_badpixels(output, mask, timestamp=timestamp,
-                        comment=f"badpix export-badpixels {scan_dir} classes={classes or 'all'}")
+                        comment=f"badpix export-badpixels {scan_dir} classes={classes or 'all'}"
+                                f"\ntimes: camera clock in {zone}; 0 = from the first photo")
     info(f"wrote {n} bad pixels to {output}", quiet)
 
 
-def _onset_timestamps(scan_dir: Path, frame_shape: tuple[int, int, int]):
-    """Per-pixel onset times (s since 1970, NaN: none) from a photo scan's defects.csv, or 0."""
+def _scan_input_format(scan_dir: Path) -> str | None:
+    import json
+
+    try:
+        return json.loads((scan_dir / "summary.json").read_text())["input"].get("format")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _onset_timestamps(scan_dir: Path, frame_shape: tuple[int, int, int], tz: str | None = None):
+    """Per-pixel onset times (s since 1970, NaN: none) from a photo scan's defects.csv, or 0.
+
+    A defect whose onset is the first photo (in capture order) gets 0: it was
+    there before the series began, and dcraw must apply it to older photos too.
+    """
     import csv
+    import json
 
     import numpy as np
 
+    from ..io.badpixels import clock_timestamps
     from ..timefmt import parse_time
 
     path = scan_dir / "defects.csv"
     if not path.is_file():
         return 0
+    first = None
+    try:
+        times = json.loads((scan_dir / "summary.json").read_text())["onset"]["frame_times"]
+        stamps_all = [parse_time(t) for t in times or []]
+        if stamps_all and all(t is not None for t in stamps_all):
+            first = min(t.timestamp() for t in stamps_all)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
         if "onset_time" not in (reader.fieldnames or []):
@@ -154,6 +199,9 @@ def _onset_timestamps(scan_dir: Path, frame_shape: tuple[int, int, int]):
                 r, c = int(row["row"]), int(row["col"])
                 # several bands (colour planes) may list one photosite: the earliest wins
                 stamps[r, c] = np.fmin(stamps[r, c], when.timestamp())
+    stamps = clock_timestamps(stamps, tz)
+    if first is not None:
+        stamps[stamps <= clock_timestamps(np.array([first]), tz)[0]] = 0.0
     return stamps
 
 

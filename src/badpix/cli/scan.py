@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import typer
 
 from ..detect.params import RuleParams
 from ..errors import ParameterError
-from ._common import QuietOption, console, frame_progress, info, out
+from ._common import QuietOption, compile_notice, console, info, out, phase_progress
 
 ORDER = 10
 
@@ -26,7 +27,8 @@ Examples:
 
   badpix scan run.rtdc:events/image -o scan/
 
-  badpix scan 'scan_m1_part0000*.nxs' --dataset entry/instrument/detector/data -o scan/ --counting
+  badpix scan 'scan_m1_part0000*.nxs' --dataset entry/instrument/detector/data -o scan/
+      (photon-counting rules by themselves: the frames are mostly zeros)
 
   badpix scan /shared/frames/ -o scan/ --scheduler tcp://head:8786 --workdir /shared/tmp
 
@@ -109,11 +111,16 @@ def scan_command(
         None, "--median/--no-median",
         help="Collect the exact temporal median and run OUTLIER (default: on, except for "
              "photo series, where it costs more than decoding and is scene content)."),
-    counting: bool = typer.Option(False, "--counting",
-                                  help="Photon-counting data (mostly zeros): Poisson-based rules."),
+    counting: bool = typer.Option(
+        None, "--counting/--no-counting",
+        help="Photon-counting rules (Poisson tests) on or off.  Default: auto, on for integer "
+             "data whose median sampled frame is more than half zeros."),
     mask_format: str = typer.Option("tif", "--format", help="Mask format: tif, png, npy or h5."),
     legacy_float_mask: bool = typer.Option(
-        False, help="Also write drifting_pixel_mask_<band>.tif (float32, 10000 = drifting, EPSG:4326)."),
+        False, help="Also write drifting_pixel_mask_<band>.tif (float32, 10000 = drifting; "
+             "EPSG:4326 when neither the input nor --crs gives a CRS)."),
+    stats_dtype: str = typer.Option("float32", "--stats-dtype",
+                                    help="Type of stats_<band>.tif: float32 or float64."),
     crs: str = typer.Option(None, help="CRS for the masks when the input has none (EPSG:32633)."),
     transform: str = typer.Option(None, help="GDAL geotransform x0,dx,rx,y0,ry,dy for the masks."),
     memory_limit: str = typer.Option(None, help="Memory for the exact median, e.g. 2GB."),
@@ -132,6 +139,9 @@ def scan_command(
     add: bool = typer.Option(False, "--add",
                              help="INPUT holds new frames: merge them into the scan in OUT "
                                   "(scanned with --checkpoint-every) without re-reading old ones."),
+    show_plan: bool = typer.Option(False, "--plan",
+                                   help="Print how the scan would run (units, median, "
+                                        "accumulators, memory) and exit."),
     top: int = typer.Option(0, help="Print the N lowest-variance and N most extreme pixels."),
     report: bool = typer.Option(False, "--report",
                                 help="Also write OUT/report.html (quicklooks, thresholds, top "
@@ -146,19 +156,20 @@ def scan_command(
     OUTLIER unless --median is given.
     """
     from .. import open_stack
-    from ..engine import scan_stack
-    from ..engine.local import photo_accumulators
-    from ..io.scandir import MASK_FORMATS, write_scan_dir
+    from ..engine import execute, plan_scan
+    from ..io.scandir import MASK_FORMATS, STATS_DTYPES, write_scan_dir
 
     if mask_format not in MASK_FORMATS:
         raise ParameterError(f"--format: choose one of {', '.join(MASK_FORMATS)}")
+    if stats_dtype not in STATS_DTYPES:
+        raise ParameterError(f"--stats-dtype: choose one of {', '.join(STATS_DTYPES)}")
     georef = parse_georef(crs, transform)
     limit = parse_size(memory_limit)
     params = RuleParams(stuck_std=stuck_std, outlier_k=outlier_k, outlier_size=outlier_size,
                         hot_z=hot_z, dead_z=dead_z, noisy_z=noisy_z, counting=counting,
                         **({"persistence": persistence} if persistence else {}))
     stateful = resume or add or checkpoint_every is not None
-    if stateful and (workers is not None or scheduler is not None):
+    if stateful and (workers is not None or scheduler is not None):  # before any cluster starts
         raise ParameterError("--resume/--add/--checkpoint-every run on the local engine; "
                              "drop --workers/--scheduler")
     if workers is not None and scheduler is not None:
@@ -166,37 +177,53 @@ def scan_command(
     if checkpoint_every is not None and checkpoint_every < 1:
         raise ParameterError("--checkpoint-every must be at least 1")
     if add and layout is None:
-        from ..engine.checkpoint import read_state_layout
+        from ..engine.state import read_state_layout
 
         layout = read_state_layout(output)  # new frames are cut into the scan's bands
     stack = open_stack(input, layout=layout, dataset=dataset, skip_bad=skip_bad)
-    extras = photo_accumulators(stack, None if persistence is None else persistence > 0)
-    info(f"{stack.describe()}; bands: {', '.join(b.name for b in stack.bands)}", quiet)
-    extra_summary = None
-    with frame_progress("scan", stack.n_frames, quiet) as advance:
-        if stateful:
-            from ..engine.checkpoint import scan_checkpointed, state_summary
+    # --persistence 0 turns the photo series' persistence/onset pass off
+    policy = None if persistence is None else persistence > 0
+    on_cluster = workers is not None or scheduler is not None
+    plan_args = dict(out=output, checkpoint_every=checkpoint_every, resume=resume, add=add,
+                     memory_limit=limit, median=median, extra_accumulators=policy)
+    if show_plan:
+        if scheduler is not None:
+            from ..engine.dask import dask_client
 
-            result = scan_checkpointed(stack, params, out=output,
-                                       checkpoint_every=checkpoint_every, resume=resume, add=add,
-                                       memory_limit=limit, progress=advance,
-                                       extra_accumulators=extras, median=median)
-            extra_summary = state_summary(output)
-        elif workers is not None or scheduler is not None:
-            from ..engine.dask import dask_client, scan_stack_dask
-
-            with dask_client(workers=workers, scheduler=scheduler) as client:
-                result = scan_stack_dask(stack, params, client, memory_limit=limit,
-                                         progress=advance, workdir=workdir,
-                                         extra_accumulators=extras, median=median)
-            extra_summary = {"engine": {"name": "dask",
-                                        "scheduler": scheduler or f"local:{workers}"}}
+            with dask_client(scheduler=scheduler) as client:
+                plan = plan_scan(stack, client=client, **plan_args)
         else:
-            result = scan_stack(stack, params, memory_limit=limit, progress=advance,
-                                extra_accumulators=extras, median=median)
-    write_scan_dir(result, output, mask_format=mask_format, legacy_float_mask=legacy_float_mask,
-                   georef=georef, extra_summary=extra_summary)
+            plan = plan_scan(stack, threads=workers, **plan_args)
+        out.print(str(plan), markup=False, highlight=False)
+        return
+    info(f"{stack.describe()}; bands: {', '.join(b.name for b in stack.bands)}", quiet)
+    from ..detect.photon import resolve_counting
+
+    params = resolve_counting(stack, params)  # once; the engines keep the resolved value
+    info(params.counting_decision.describe(), quiet)
+    extra_summary = None
+    compile_notice(quiet)
+    # one bar for reading, then a spinner per phase: median, rules per band, writing
+    with phase_progress("scan", stack.n_frames, quiet) as phases, \
+            _client(workers, scheduler) as client:
+        plan = plan_scan(stack, client=client, **plan_args)
+        if on_cluster:  # the Dask executor reports no phases of its own
+            phases.after_reading = "median and rules"
+        result = execute(stack, params, client=client, progress=phases.advance,
+                         workdir=workdir, plan=plan, phase=phases.phase, **plan_args)
+        with phases.step("writing"):
+            if stateful:
+                from ..engine.state import state_summary
+
+                extra_summary = state_summary(output)
+            elif on_cluster:
+                extra_summary = {"engine": {"name": "dask",
+                                            "scheduler": scheduler or f"local:{workers}"}}
+            write_scan_dir(result, output, mask_format=mask_format,
+                           legacy_float_mask=legacy_float_mask, georef=georef,
+                           extra_summary=extra_summary, stats_dtype=stats_dtype)
     print_counts(result, quiet)
+    print_power(output, quiet)
     if result.input.skipped:
         console.print(f"[yellow]skipped {len(result.input.skipped)} frame(s):[/]")
         for s in result.input.skipped:
@@ -209,6 +236,18 @@ def scan_command(
         # the stack gives the top defects' time series (one more pass over few pixels)
         info(f"report in {write_report(output, stack=stack)}", quiet)
     info(f"outputs in {output}/", quiet)
+
+
+@contextlib.contextmanager
+def _client(workers: int | None, scheduler: str | None):
+    """A Dask client for ``--workers``/``--scheduler``, else None (the local executor)."""
+    if workers is None and scheduler is None:
+        yield None
+        return
+    from ..engine.dask import dask_client
+
+    with dask_client(workers=workers, scheduler=scheduler) as client:
+        yield client
 
 
 def print_counts(result, quiet: bool = False) -> None:
@@ -228,6 +267,21 @@ def print_counts(result, quiet: bool = False) -> None:
     for band, c in counts.items():
         table.add_row(band, *[str(c[k]) for k in classes])
     out.print(table)
+
+
+def print_power(output: Path, quiet: bool = False) -> None:
+    """A line per band and rule whose frame count is too small for its threshold
+    (``power_warnings`` of the summary just written: computed once)."""
+    import json
+
+    if quiet:
+        return
+    try:
+        lines = json.loads((output / "summary.json").read_text()).get("power_warnings") or []
+    except (OSError, ValueError, AttributeError):
+        lines = []
+    for line in lines:
+        console.print(f"[yellow]statistical power:[/] {line}", soft_wrap=True)
 
 
 def print_top(result, n: int) -> None:

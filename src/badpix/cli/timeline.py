@@ -1,7 +1,7 @@
 """``badpix timeline``: how many defects existed at each capture date of a photo series.
 
 Reads a scan folder written with onset detection: ``defects.csv`` columns
-``onset_frame`` (stack frame index of the onset, -1 when none) and
+``onset_frame`` (0-based index of the onset frame in capture order, -1 when none) and
 ``onset_time`` (ISO 8601 UTC, e.g. ``2023-05-06T07:08:09Z``, empty when the
 frame has no date), and ``summary.json`` ``onset.frame_times`` (every frame's
 capture time in the same format, stack order) when present.  Pixels that are
@@ -113,7 +113,7 @@ def timeline(scan_dir: str | Path, by: str = "day") -> tuple[list[TimelineRow], 
             label = b.isoformat() if by == "day" else format_time(b.timestamp())
             rows.append(TimelineRow(label, when, None, new[b], total))
         return rows, undated
-    # no dates: by frame (stack index) of the onset
+    # no dates: by onset frame (capture order, which is file order without dates)
     frames = sorted({f for f, _ in pixels.values()} | set(range(len(frame_times))))
     new_f = {f: 0 for f in frames}
     for f, _ in pixels.values():
@@ -181,6 +181,9 @@ def timeline_command(
     if not no_plot and rows:
         target = plot if plot is not None else Path(scan_dir) / "timeline.png"
         plot_timeline(rows, target)
+        from ..io.scandir import record_output
+
+        record_output(scan_dir, target)  # the next scan into the folder removes it
         out.print(f"wrote {target}")
 
 

@@ -7,8 +7,8 @@ counting-mode defaults were chosen on the LAMBDA photon-counting frames
 (``benchmarks/eval_lambda.py``).
 
 >>> p = RuleParams(stuck_std=0.5)
->>> p.stuck_std, p.outlier_k, p.counting
-(0.5, 8.0, False)
+>>> p.stuck_std, p.outlier_k, p.counting, p.mode
+(0.5, 8.0, 'auto', 'auto')
 >>> RuleParams.from_dict(p.to_dict()) == p
 True
 """
@@ -16,15 +16,23 @@ True
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from ..errors import ParameterError
+
+if TYPE_CHECKING:
+    from .photon import CountingDecision
 
 
 @dataclass(frozen=True)
 class RuleParams:
     """Parameters of the detection rules.
+
+    >>> RuleParams(hot_z=30).hot_z, RuleParams().noisy_z
+    (30, 6.0)
 
     Standard rules (integer or float frames with a noise floor)
     -----------------------------------------------------------
@@ -54,6 +62,16 @@ class RuleParams:
 
     Photon-counting mode (``counting=True``, see :mod:`badpix.detect.photon`)
     -------------------------------------------------------------------------
+    counting
+        ``"auto"`` (default; ``None`` means the same): the scan decides from the
+        data (:func:`badpix.detect.photon.looks_like_counting`: integer frames
+        whose median sampled frame is more than half zeros) and runs the
+        counting rules or the standard ones; ``True`` / ``False`` force them.
+        The scan entry points resolve ``"auto"`` once
+        (:func:`badpix.detect.photon.resolve_counting`) and record the decision
+        in ``counting_decision``; :func:`badpix.detect.classify`, which sees
+        statistics and not frames, runs the standard rules unless ``counting``
+        is ``True``.
     counting_size
         Neighbourhood of the reference rate (local median of the mean counts).
     counting_alpha
@@ -88,7 +106,7 @@ class RuleParams:
     noisy_z: float = 6.0
     scale_floor: float | None = None
     use_range: bool = True
-    counting: bool = False
+    counting: bool | str | None = "auto"
     counting_size: int = 5
     counting_alpha: float = 1e-9
     counting_hot_ratio: float = 10.0
@@ -99,8 +117,19 @@ class RuleParams:
     persistence_dn: float | None = None
     persistence_z: float = 6.0
     onset_min_frames: int | None = None
+    #: how a scan resolved ``counting`` (set by :func:`~badpix.detect.photon.resolve_counting`);
+    #: describes the scan, not a rule, so equality ignores it
+    counting_decision: CountingDecision | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        c = self.counting
+        if c is None or isinstance(c, str) and c.lower() == "auto":
+            c = "auto"
+        elif isinstance(c, (bool, np.bool_)):
+            c = bool(c)
+        else:
+            raise ParameterError(f"counting must be True, False or 'auto', got {c!r}")
+        object.__setattr__(self, "counting", c)
         for name in ("outlier_size", "size", "counting_size"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 3 or v % 2 == 0:
@@ -123,20 +152,27 @@ class RuleParams:
 
     @property
     def mode(self) -> str:
-        """``"counting"`` or ``"standard"``."""
+        """``"counting"``, ``"standard"`` or (not resolved yet) ``"auto"``."""
+        if self.counting == "auto":
+            return "auto"
         return "counting" if self.counting else "standard"
 
     def to_dict(self) -> dict[str, Any]:
-        """All parameters as a JSON-ready dict (recorded in ``summary.json``)."""
-        d = asdict(self)
+        """All parameters as a JSON-ready dict (recorded in ``summary.json``).
+
+        ``counting_decision`` is not a parameter: ``summary.json`` records it as
+        ``rule_set``.
+        """
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "counting_decision"}
         d["mode"] = self.mode
         return d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RuleParams:
         """Inverse of :meth:`to_dict`; unknown keys raise :class:`ParameterError`."""
-        known = {f.name for f in fields(cls)}
-        data = {k: v for k, v in data.items() if k != "mode"}
+        known = {f.name for f in fields(cls)} - {"counting_decision"}
+        # the decision describes the scan that wrote the dict: a new scan makes its own
+        data = {k: v for k, v in data.items() if k not in ("mode", "counting_decision")}
         unknown = set(data) - known
         if unknown:
             raise ParameterError(f"unknown rule parameter(s): {', '.join(sorted(unknown))}")

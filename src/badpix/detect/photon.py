@@ -31,6 +31,15 @@ gives the reference instead:
 Scores are ``-log10(p)`` of the rule's test (capped at 300), so ``score``
 (severity = score / ``-log10(alpha)``) ranks HOT/NOISY/DEAD together.
 
+Which rules run (``counting="auto"``, the default) is decided from the frames
+by :func:`looks_like_counting`, once per scan (:func:`resolve_counting`): the
+counting rules when the data are integers and the median of
+:data:`COUNTING_SAMPLE_FRAMES` evenly spaced frames has more than
+:data:`COUNTING_ZERO_FRACTION` of its pixels at exactly 0.  Measured on the
+shared real data: LAMBDA frames are 98.1-99.3 % zeros (every one of the 150
+frames), every other data set at most 0.02 %; see
+``docs/guide-notes/issue-16-counting-onset.md``.
+
 >>> import numpy as np
 >>> from badpix.stats.bandstats import BandStats
 >>> rng = np.random.default_rng(0)
@@ -45,6 +54,10 @@ Scores are ``-log10(p)`` of the rule's test (capped at 300), so ``score``
 """
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from scipy import special
@@ -145,7 +158,7 @@ def counting_dead(stats: BandStats, counting_size: int = 5, counting_dead_alpha:
 def classify_counting(stats: BandStats, params: RuleParams = RuleParams(counting=True)  # noqa: B008
                       ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """All counting-mode rules; same outputs as :func:`badpix.detect.classify`."""
-    from . import pack
+    from .flags import pack
 
     p = params
     la = -np.log10(p.counting_alpha)
@@ -159,3 +172,153 @@ def classify_counting(stats: BandStats, params: RuleParams = RuleParams(counting
                                              p.counting_min_rate), la),
     }
     return pack(stats.shape, results)
+
+
+# ----------------------------------------------------------------- is it counting data?
+
+#: frames :func:`looks_like_counting` reads, evenly spaced from the first to the last
+COUNTING_SAMPLE_FRAMES = 5
+#: counting rules when the median sampled frame has more than this fraction of zeros
+COUNTING_ZERO_FRACTION = 0.5
+#: reader formats that are never photon-counting detector frames (a night-sky photo
+#: can be mostly black, and the photo rules, PERSISTENT and onset, are the right ones)
+PHOTO_FORMATS = ("image", "raw")
+
+
+@dataclass(frozen=True)
+class CountingDecision:
+    """Which rule set a scan runs and why (``summary.json`` ``parameters.counting_decision``).
+
+    ``zero_fraction`` is the median over the sampled frames of each frame's
+    fraction of pixels equal to 0 (NaN when not measured: forced, photos).
+    """
+
+    counting: bool
+    zero_fraction: float
+    reason: str
+    auto: bool = True
+    sampled_frames: int = 0
+
+    @property
+    def rule_set(self) -> str:
+        """``"photon-counting"`` or ``"standard"``."""
+        return "photon-counting" if self.counting else "standard"
+
+    def describe(self) -> str:
+        """One line for the terminal and the report.
+
+        >>> decide_counting(np.dtype("int16"), [0.97, 0.98, 0.96]).describe()
+        'rules: photon-counting (auto: 97.0 % of pixels are zero in the median sampled frame)'
+        """
+        return f"rules: {self.rule_set} ({self.reason})"
+
+    def to_dict(self) -> dict[str, Any]:
+        zf = self.zero_fraction
+        return {"rule_set": self.rule_set, "counting": self.counting, "auto": self.auto,
+                "zero_fraction": None if math.isnan(zf) else round(float(zf), 6),
+                "sampled_frames": self.sampled_frames, "threshold": COUNTING_ZERO_FRACTION,
+                "reason": self.reason}
+
+
+def zero_fraction(frame: np.ndarray) -> float:
+    """Fraction of the values of ``frame`` that are exactly 0 (every channel; gaps count).
+
+    >>> zero_fraction(np.array([[0, 0], [3, -1]]))
+    0.5
+    """
+    a = np.asarray(frame)
+    return float(np.count_nonzero(a == 0)) / max(1, a.size)
+
+
+def decide_counting(dtype: np.dtype | str, fractions, threshold: float = COUNTING_ZERO_FRACTION
+                    ) -> CountingDecision:
+    """The decision from the dtype and the sampled frames' zero fractions (pure).
+
+    Counting when the dtype is integer and the median fraction exceeds ``threshold``.
+
+    >>> decide_counting("uint16", [0.0, 0.001]).counting
+    False
+    >>> d = decide_counting("float32", [0.99]); d.counting, d.reason
+    (False, 'auto: float32 data, the counting rules need integer counts (99.0 % zeros)')
+    """
+    dtype = np.dtype(dtype)
+    f = np.asarray(list(fractions), np.float64)
+    if f.size == 0:
+        return CountingDecision(False, math.nan, "auto: no frame could be sampled")
+    zf = float(np.median(f))
+    pct = f"{100 * zf:.1f} %"
+    if dtype.kind not in "iu":
+        return CountingDecision(False, zf, f"auto: {dtype.name} data, the counting rules need "
+                                f"integer counts ({pct} zeros)", sampled_frames=f.size)
+    counting = zf > threshold
+    need = "" if counting else f"; counting needs more than {100 * threshold:g} %"
+    return CountingDecision(counting, zf, f"auto: {pct} of pixels are zero in the median "
+                            f"sampled frame{need}", sampled_frames=f.size)
+
+
+def sample_indices(n_frames: int, k: int = COUNTING_SAMPLE_FRAMES) -> np.ndarray:
+    """Up to ``k`` frame indices evenly spaced from the first frame to the last.
+
+    >>> sample_indices(50).tolist(), sample_indices(2).tolist()
+    ([0, 12, 24, 37, 49], [0, 1])
+    """
+    if n_frames <= 0:
+        return np.zeros(0, np.int64)
+    return np.unique(np.rint(np.linspace(0, n_frames - 1, min(k, n_frames))).astype(np.int64))
+
+
+def looks_like_counting(source: Any, k: int = COUNTING_SAMPLE_FRAMES,
+                        threshold: float = COUNTING_ZERO_FRACTION) -> CountingDecision:
+    """Whether ``source`` (a :class:`~badpix.stack.Stack` or frames ``(n, ...)``) is counting data.
+
+    Reads :func:`sample_indices` frames (a frame that fails to decode is left
+    out of the sample) and applies :func:`decide_counting`.  Photo series (JPEG,
+    PNG, camera RAW readers) are never counting data and are not read.
+
+    >>> rng = np.random.default_rng(0)
+    >>> looks_like_counting(rng.poisson(0.02, (10, 64, 64)).astype(np.int16)).counting
+    True
+    >>> looks_like_counting(rng.poisson(90, (10, 64, 64)).astype(np.uint16)).counting
+    False
+    """
+    reader = getattr(source, "reader", None)
+    if reader is None:  # an array of frames
+        frames = np.asarray(source)
+        idx = sample_indices(frames.shape[0], k)
+        return decide_counting(frames.dtype, (zero_fraction(frames[i]) for i in idx), threshold)
+    from ..errors import DecodeError
+
+    if reader.format_name in PHOTO_FORMATS:
+        return CountingDecision(False, math.nan, f"auto: photo series ({reader.format_name} "
+                                "files), never photon-counting")
+    buf = np.empty(reader.frame_shape, reader.dtype)
+    fractions = []
+    for i in sample_indices(reader.n_frames, k):
+        try:
+            reader.read_frame(int(i), buf)
+        except DecodeError:
+            continue  # the scan reports (or stops at) it; the sample just has one frame less
+        fractions.append(zero_fraction(buf))
+    return decide_counting(reader.dtype, fractions, threshold)
+
+
+def resolve_counting(stack: Any, params: RuleParams | None = None) -> RuleParams:
+    """``params`` with ``counting`` a bool and ``counting_decision`` set: once per scan.
+
+    Every engine calls this at its entry, so the local, Dask and checkpointed
+    paths classify with the same resolved value.  Already resolved parameters
+    are returned as they are (nothing is read twice).
+
+    >>> p = resolve_counting(None, RuleParams(counting=True))
+    >>> p.counting, p.counting_decision.describe()
+    (True, 'rules: photon-counting (forced: --counting / counting=True)')
+    """
+    params = params or RuleParams()
+    if params.counting_decision is not None and params.counting is params.counting_decision.counting:
+        return params
+    if isinstance(params.counting, bool):
+        flag = "--counting / counting=True" if params.counting else "--no-counting / counting=False"
+        decision = CountingDecision(params.counting, math.nan, f"forced: {flag}", auto=False)
+    else:
+        decision = looks_like_counting(stack)
+    return replace(params, counting=decision.counting, counting_decision=decision)

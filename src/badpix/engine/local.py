@@ -28,10 +28,11 @@ from ..stats.bandstats import BandStats
 from ..stats.base import Accumulator, AccumulatorFactory
 from ..stats.median import MedianCollector
 from ..stats.moments import MomentAccumulator
+from .plan import ScanPlan, extra_factories, make_plan
 from .result import BandResult, ScanResult
+from .state import Checkpoint
 from .strips import (
     band_stats_from_strips,
-    plan_strips,
     read_strip,
     strip_buffer_shape,
     strip_dtypes,
@@ -39,51 +40,8 @@ from .strips import (
 )
 
 ProgressCallback = Callable[[int], None]
-
-#: aim for blocks of about this many bytes: big enough to amortise kernel
-#: launches, small enough to stay in cache-friendly territory and bounded memory
-TARGET_BLOCK_BYTES = 64 * 2**20
-
-
-def choose_block_frames(frame_nbytes: int, n_frames: int, min_frames: int = 1) -> int:
-    """Frames per block: about 64 MiB, between ``min_frames`` and 32 frames (and at most all).
-
-    >>> choose_block_frames(8 * 2**20, 100), choose_block_frames(30 * 2**20, 100, 4)
-    (8, 4)
-    """
-    frames = min(32, TARGET_BLOCK_BYTES // max(1, frame_nbytes))
-    return int(max(1, min(n_frames, max(frames, min_frames))))
-
-
-def stack_block_frames(stack: Stack) -> int:
-    """:func:`choose_block_frames` for ``stack``: two frames per decode thread at least.
-
-    Photos are decoded one file per thread, a block at a time, while the
-    statistics run on the previous block.  With 10 MP JPEGs (30 MB) the 64 MiB
-    rule gave blocks of 2 frames; the streaming pass of 64 frames took 2.41 s
-    (median of 4) against 1.71 s with 4 frames and 1.70 s with 8.
-    """
-    return choose_block_frames(stack.frame_nbytes, stack.n_frames,
-                               2 * stack.decode_threads if stack.decodes_per_file else 1)
-
-
-#: reader formats of photo series: persistence and onset are on by default there
-PHOTO_FORMATS = ("image", "raw")
-
-
-def photo_accumulators(stack: Stack, enabled: bool | None = None) -> list[AccumulatorFactory]:
-    """Persistence + onset accumulators for photo series (``enabled=None``: by input format).
-
-    The onset accumulator orders frames by the reader's capture times (EXIF) and
-    also yields the persistence fractions, so it replaces the persistence one.
-    """
-    if enabled is None:
-        enabled = stack.reader.format_name in PHOTO_FORMATS
-    if not enabled:
-        return []
-    from ..stats.onset import make_onset_factory
-
-    return [make_onset_factory(stack.reader.frame_times())]
+#: ``phase(name, done)``: a step after reading starts (False) or ends (True)
+PhaseCallback = Callable[[str, bool], None]
 
 
 def localize_lossy(stack: Stack, flags: np.ndarray, scores: dict[str, np.ndarray]) -> np.ndarray:
@@ -95,48 +53,6 @@ def localize_lossy(stack: Stack, flags: np.ndarray, scores: dict[str, np.ndarray
     peaks, confidence = localize(flags != 0, scores["score"], gap=8)
     scores["loc_confidence"] = confidence
     return np.where(peaks, flags, np.uint8(0))
-
-
-def value_range(dtype: np.dtype, lo: float, hi: float) -> tuple[float, float]:
-    """The data range: the dtype's for integers, the observed one for floats."""
-    dtype = np.dtype(dtype)
-    if dtype.kind in "iub":
-        info = np.iinfo(dtype) if dtype.kind != "b" else None
-        return (0.0, 1.0) if info is None else (float(info.min), float(info.max))
-    return (float(lo), float(hi))
-
-
-def collect_median(stack: Stack, median: bool | None = None) -> bool:
-    """Whether a scan collects the exact temporal median (``None``: yes, except for photo series).
-
-    The median is the one statistic that needs every frame kept (``frames x
-    pixels`` bytes, in memory or spilled to disk) and only the OUTLIER rule uses
-    it.  A photo series is hundreds of different scenes, where a pixel's median
-    is scene content rather than a property of the sensor (on the moving-stars
-    series the persistence rule is what separates defects from the sky); its
-    exact median cost a 10 MP JPEG scan 30 MB of fresh memory per frame, more than
-    the decoding.  So photo scans leave it (and OUTLIER) out unless asked for.
-
-    >>> from badpix import open_stack                                # doctest: +SKIP
-    >>> collect_median(open_stack("photos/")), collect_median(open_stack("frames/"))  # doctest: +SKIP
-    (False, True)
-    """
-    if median is None:
-        return stack.reader.format_name not in PHOTO_FORMATS
-    return bool(median)
-
-
-def tiles_frame(stack: Stack) -> bool:
-    """True when the bands tile every frame (RGB channels, Bayer planes, band rows covering it).
-
-    Then the per-pixel moments run once over whole contiguous frames and each
-    band's moments are a view of that state (:meth:`MomentAccumulator.subset`):
-    the same integers, half the time of stride-3 RGB views.  (Only the pixel count
-    is checked: correctness does not depend on it, as every band is a view of the
-    whole frame's state; efficiency does.)
-    """
-    total = int(np.prod(stack.frame_shape))
-    return len(stack.bands) > 1 and sum(int(np.prod(b.shape)) for b in stack.bands) == total
 
 
 class BandAccumulators:
@@ -171,28 +87,11 @@ class BandAccumulators:
         self.median = None
 
 
-def finalize_band(name: str, n_frames: int, dtype: np.dtype, moments: dict,
-                  median: np.ndarray | None) -> BandStats:
-    """BandStats from finalized moments (a dict as returned by ``finalize``) and a median."""
-    lo = hi = 0.0
-    if np.dtype(dtype).kind not in "iub":  # integers: the dtype's range, no pass over the data
-        with np.errstate(invalid="ignore"):
-            lo = float(np.nanmin(moments["min"])) if np.isfinite(moments["min"]).any() else 0.0
-            hi = float(np.nanmax(moments["max"])) if np.isfinite(moments["max"]).any() else 0.0
-    stats = BandStats(
-        name=name, n_frames=n_frames, dtype=np.dtype(dtype), count=moments["count"],
-        mean=moments["mean"], var=moments["var"], min=moments["min"], max=moments["max"],
-        median=median, value_range=value_range(dtype, lo, hi),
-    )
-    if "std" in moments:
-        stats.set_std(moments["std"])
-    return stats
-
-
 def band_stats(stack: Stack, band: Band, moments: MomentAccumulator, median: np.ndarray | None,
                extras: list[Accumulator]) -> BandStats:
     """Finalize one band's accumulators into its :class:`BandStats`."""
-    stats = finalize_band(band.name, moments.n_frames, stack.dtype, moments.finalize(), median)
+    stats = BandStats.from_moments(band.name, moments.n_frames, stack.dtype, moments.finalize(),
+                                  median)
     for acc in extras:
         stats.extra.update(acc.finalize())
     return stats
@@ -217,7 +116,8 @@ def _threadsafe_numba() -> bool:
 
 def classify_bands(stack: Stack, inputs: dict[str, tuple], params: RuleParams,
                    threads: int | None = None,
-                   release: Callable[[], None] | None = None) -> dict[str, BandResult]:
+                   release: Callable[[], None] | None = None,
+                   phase: PhaseCallback | None = None) -> dict[str, BandResult]:
     """:func:`band_stats` then :func:`classify_band` for every band,
     ``inputs[name] = (moments, median, extras)``.
 
@@ -237,13 +137,17 @@ def classify_bands(stack: Stack, inputs: dict[str, tuple], params: RuleParams,
         return band_stats(stack, by_name[name], *inputs[name])
 
     threads = _rule_threads(threads, len(inputs))
+    if phase is not None:
+        phase("statistics", False)
     with ThreadPoolExecutor(threads, thread_name_prefix="badpix-finalize") as pool:
         mapper = map if threads == 1 else pool.map
         stats = dict(zip(inputs, mapper(finalize, inputs), strict=True))
+    if phase is not None:
+        phase("statistics", True)
     if release is not None:
         inputs.clear()
         release()
-    return classify_stats(stack, stats, params, threads)
+    return classify_stats(stack, stats, params, threads, phase=phase)
 
 
 def _rule_threads(threads: int | None, n_bands: int) -> int:
@@ -253,7 +157,8 @@ def _rule_threads(threads: int | None, n_bands: int) -> int:
 
 
 def classify_stats(stack: Stack, stats: dict[str, BandStats], params: RuleParams,
-                   threads: int | None = None) -> dict[str, BandResult]:
+                   threads: int | None = None,
+                   phase: PhaseCallback | None = None) -> dict[str, BandResult]:
     """:func:`classify_band` for every band's finalized statistics, bands in parallel.
 
     The last step of every engine (see :func:`classify_bands`); the Dask engine's
@@ -263,17 +168,17 @@ def classify_stats(stack: Stack, stats: dict[str, BandStats], params: RuleParams
 
     def rules(item: tuple[str, BandStats]) -> BandResult:
         name, band_stats_ = item
-        return classify_band(stack, by_name[name], band_stats_, params)
+        if phase is not None:
+            phase(f"rules {name}", False)
+        result = classify_band(stack, by_name[name], band_stats_, params)
+        if phase is not None:
+            phase(f"rules {name}", True)
+        return result
 
     threads = _rule_threads(threads, len(stats))
     with ThreadPoolExecutor(threads, thread_name_prefix="badpix-rules") as pool:
         mapper = map if threads == 1 else pool.map
         return dict(zip(stats, mapper(rules, stats.items()), strict=True))
-
-
-#: bytes of frames per strip in the local engine; two strips are in memory (one is read
-#: while the other is computed), as much as the Dask engine's default per task
-LOCAL_STRIP_BYTES = 256 * 2**20
 
 
 def _strip_stats(stack: Stack, plans: dict[str, list[tuple[int, int]]],
@@ -326,6 +231,10 @@ def scan_stack(
     progress: ProgressCallback | None = None,
     extra_accumulators: list[AccumulatorFactory] | None = None,
     median: bool | None = None,
+    plan: ScanPlan | None = None,
+    checkpoint: Checkpoint | None = None,
+    on_checkpoint: Callable[[int], None] | None = None,
+    phase: PhaseCallback | None = None,
 ) -> ScanResult:
     """Scan ``stack`` in one streaming pass and classify every band.
 
@@ -347,11 +256,23 @@ def scan_stack(
     extra_accumulators
         Factories of further per-band accumulators (see :mod:`badpix.stats.base`);
         their finalized arrays land in ``BandStats.extra``.  ``None``: the
-        persistence/onset accumulators for photo series (:func:`photo_accumulators`),
-        nothing for other inputs; ``[]``: none.
+        persistence/onset accumulators for photo series
+        (:func:`~badpix.engine.plan.make_plan`), nothing for other inputs; ``[]``: none.
     median
         Collect the exact temporal median (and run the OUTLIER rule); ``None``:
-        for every input but photo series (:func:`collect_median`).
+        for every input but photo series.
+    plan
+        A :class:`~badpix.engine.plan.ScanPlan` made for the local executor (default:
+        :func:`~badpix.engine.plan.make_plan` of the arguments above).
+    checkpoint
+        Keep resumable state (:class:`~badpix.engine.state.Checkpoint`, made with a
+        plan that has ``checkpoint_every``): the units it records as done are skipped,
+        their merged states restored, and a checkpoint is committed every
+        ``checkpoint_every`` frames.  ``on_checkpoint``: called with the frames done.
+    phase
+        Called as ``phase(name, False)`` when a step after reading starts
+        (``"median"``, ``"statistics"``, ``"rules <band>"``) and as
+        ``phase(name, True)`` when it ends, for progress displays.
 
     Notes
     -----
@@ -367,60 +288,87 @@ def scan_stack(
     >>> result.counts()                                       # doctest: +SKIP
     {'ch0': {'stuck': 3, 'outlier': 5, ...}}
     """
-    params = params or RuleParams()
-    if extra_accumulators is None:
-        extra_accumulators = photo_accumulators(stack)
+    from ..detect.photon import resolve_counting
+
+    params = resolve_counting(stack, params)  # counting="auto": decided once, here
+    if checkpoint is not None:  # the state's stack (layout of the scan) and recorded blocks
+        stack, plan = checkpoint.stack, checkpoint.plan
+    if plan is None:
+        plan = make_plan(stack, memory_limit=memory_limit, median=median,
+                         extras=extra_accumulators, block_frames=block_frames)
+    extra_accumulators = extra_factories(plan, stack, extra_accumulators)
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     n = stack.n_frames
-    if block_frames is None and not extra_accumulators and collect_median(stack, median) \
-            and np.dtype(stack.dtype).kind in "iu":
-        budget = LOCAL_STRIP_BYTES if memory_limit is None else min(LOCAL_STRIP_BYTES,
-                                                                     int(memory_limit) // 2)
-        plans = plan_strips(stack, budget, 1)
-        if plans is not None:
-            stats = _strip_stats(stack, plans, progress, timings)
-            t_rules = time.perf_counter()
-            bands = classify_stats(stack, stats, params)
-            timings["rules"] = time.perf_counter() - t_rules
-            timings["total"] = time.perf_counter() - t0
-            return ScanResult.from_stack(stack, params, bands, timings)
-    block_frames = block_frames or stack_block_frames(stack)
+    if plan.unit == "strips":
+        stats = _strip_stats(stack, plan.strip_plans(), progress, timings)
+        t_rules = time.perf_counter()
+        bands = classify_stats(stack, stats, params, phase=phase)
+        timings["rules"] = time.perf_counter() - t_rules
+        timings["total"] = time.perf_counter() - t0
+        return ScanResult.from_stack(stack, params, bands, timings, plan)
+    block_frames = plan.block_frames
     band_bytes = sum(int(np.prod(b.shape)) for b in stack.bands) * stack.dtype.itemsize
     per_band_memory = None
     if memory_limit is not None:
         per_band_memory = {b.name: int(memory_limit * int(np.prod(b.shape)) * stack.dtype.itemsize
                                        / max(1, band_bytes)) for b in stack.bands}
-    with_median = collect_median(stack, median)
+    with_median = plan.collects_median
     # moments over whole frames when the bands tile them; each band is a view at the end
     flat_shape = (stack.frame_shape[0], int(np.prod(stack.frame_shape[1:])))
-    frame_moments = MomentAccumulator(flat_shape, stack.dtype) if tiles_frame(stack) else None
+    frame_moments = (MomentAccumulator(flat_shape, stack.dtype) if plan.moments_over_frames
+                     else None)
     accs = {
         b.name: BandAccumulators(b.shape, stack.dtype, n,
                                  None if per_band_memory is None else per_band_memory[b.name],
                                  None if workdir is None else Path(workdir),
                                  [acc for f in (extra_accumulators or [])
                                   if (acc := f(b.shape, stack.dtype, n, params)) is not None],
-                                 median=with_median, moments=frame_moments is None)
+                                 median=with_median and checkpoint is None,
+                                 moments=frame_moments is None)
         for b in stack.bands
     }
+    first, sinks, states = 0, {}, {}
     try:
+        if checkpoint is not None:  # resume after the units done; frames go to the state
+            first = checkpoint.done
+            restored = checkpoint.restore(stack.bands, {k: a.extras for k, a in accs.items()})
+            sinks = checkpoint.sinks(stack.bands, stack.dtype)
+            for name, a in accs.items():
+                if restored is not None:
+                    a.moments, a.extras = restored[name]
+                a.median = sinks[name]
+            states = {name: (a.moments, a.extras) for name, a in accs.items()}
+            checkpoint.start(states, sinks)
+            if progress is not None and first:
+                progress(first)
         t_read = time.perf_counter()
-        for start, block in stack.iter_blocks(block_frames):
+        for start, block in stack.iter_blocks(block_frames, first, n):
             if frame_moments is not None:
                 frame_moments.update(block.reshape(len(block), *flat_shape))
             for b in stack.bands:
                 accs[b.name].update(b.view(block), start)
+            if checkpoint is None:
+                if progress is not None:
+                    progress(len(block))
+                continue
             if progress is not None:
-                progress(len(block))
+                progress(min(n, start + block_frames) - start)
+            if checkpoint.unit_done(start + block_frames, states, sinks) \
+                    and on_checkpoint is not None:
+                on_checkpoint(checkpoint.done)
         timings["stream"] = time.perf_counter() - t_read
         if frame_moments is not None:
             for b in stack.bands:
                 accs[b.name].moments = frame_moments.subset(
                     lambda a, b=b: b.view(a.reshape(1, *stack.frame_shape))[0])
         t_med = time.perf_counter()
+        if phase is not None and with_median:
+            phase("median", False)
         medians = {name: None if a.median is None else a.median.finalize()
                    for name, a in accs.items()}
+        if phase is not None and with_median:
+            phase("median", True)
         timings["median"] = time.perf_counter() - t_med
         t_rules = time.perf_counter()
         frame_moments = None  # the bands' moments are views of its arrays now
@@ -434,10 +382,11 @@ def scan_stack(
                 a.release()
 
         inputs = {name: (a.moments, medians.pop(name), a.extras) for name, a in accs.items()}
-        bands = classify_bands(stack, inputs, params, release=release)
+        bands = classify_bands(stack, inputs, params, release=release, phase=phase)
         timings["rules"] = time.perf_counter() - t_rules
     finally:
         for a in accs.values():
             a.close()
     timings["total"] = time.perf_counter() - t0
-    return ScanResult.from_stack(stack, params, bands, timings)
+    result = ScanResult.from_stack(stack, params, bands, timings, plan)
+    return result if checkpoint is None else checkpoint.describe(result)

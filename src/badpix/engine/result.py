@@ -45,8 +45,21 @@ class InputInfo:
     skipped: list[SkippedFrame] = field(default_factory=list)
     georef: GeoRef | None = None
     description: str = ""
-    #: capture time of every frame (s since 1970), when the scan needed them (onset)
+    #: capture time of every frame (s since 1970, stack order), when the scan needed them (onset)
     frame_times: list[float] | None = None
+    #: ``{"y"|"x": (values, attrs)}``: map coordinates of an ``xarray.DataArray`` input
+    coords: dict[str, tuple[np.ndarray, dict[str, Any]]] = field(default_factory=dict)
+    #: attributes of an ``xarray.DataArray`` input (``units`` reaches the statistics)
+    attrs: dict[str, Any] = field(default_factory=dict)
+    #: every frame's file name (``reader.frame_label``, stack order), when the scan ran onset
+    frame_files: list[str] | None = None
+
+    def capture_order(self) -> list[int]:
+        """Stack indices in capture-time order (file order without every frame's time)."""
+        from ..stats.onset import capture_order
+
+        times = None if self.frame_times is None else np.asarray(self.frame_times, np.float64)
+        return [int(i) for i in capture_order(times, self.n_frames)]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,28 +75,52 @@ class InputInfo:
 
 @dataclass
 class ScanResult:
-    """Per-band statistics, flags and scores of one scan."""
+    """Per-band statistics, flags and scores of one scan.
+
+    >>> import numpy as np
+    >>> from badpix.engine import run_scan
+    >>> f = np.full((6, 5, 5), 100, np.uint16); f[::2] += 4; f[:, 2, 3] = 9000
+    >>> r = run_scan(f)
+    >>> r.counts()["ch0"]["hot"], r.defects()[0]["row"], r.defects()[0]["col"]
+    (1, 2, 3)
+    """
 
     input: InputInfo
     layout: Layout
     params: RuleParams
     bands: dict[str, BandResult]
     timings: dict[str, float] = field(default_factory=dict)
+    #: the :class:`~badpix.engine.plan.ScanPlan` the scan ran (``None``: not recorded)
+    plan: Any = None
 
     @classmethod
     def from_stack(cls, stack: Stack, params: RuleParams, bands: dict[str, BandResult],
-                   timings: dict[str, float]) -> ScanResult:
+                   timings: dict[str, float], plan: Any = None) -> ScanResult:
         r = stack.reader
         source = ", ".join(str(p) for p in r.paths[:1]) + (
             f" (+{len(r.paths) - 1} files)" if len(r.paths) > 1 else "")
-        info = InputInfo(source=source, format=r.format_name,
+        info = InputInfo(source=source or f"<{r.format_name}>", format=r.format_name,
                          n_frames=min(b.stats.n_frames for b in bands.values()) if bands else 0,
-                         frame_shape=tuple(r.frame_shape), dtype=np.dtype(r.dtype).name,
-                         skipped=list(stack.skipped), georef=r.georef, description=r.describe())
+                         frame_shape=r.frame_shape, dtype=np.dtype(r.dtype).name,
+                         skipped=list(stack.skipped), georef=r.georef, description=r.describe(),
+                         coords=dict(getattr(r, "spatial_coords", {}) or {}),
+                         attrs=dict(getattr(r, "attrs", {}) or {}))
         if any("onset_frame" in b.stats.extra for b in bands.values()):
             times = r.frame_times()
             info.frame_times = None if times is None else [float(t) for t in times]
-        return cls(info, stack.layout, params, bands, timings)
+            info.frame_files = [r.frame_label(i) for i in range(r.n_frames)]
+        return cls(info, stack.layout, params, bands, timings, plan)
+
+    def rule_set(self) -> dict[str, Any]:
+        """Which rule set ran and why (``summary.json`` ``rule_set``; see
+        :class:`~badpix.detect.photon.CountingDecision`)."""
+        d = self.params.counting_decision
+        if d is None:  # parameters that no engine resolved (a result built by hand)
+            from ..detect.photon import CountingDecision
+
+            d = CountingDecision(self.params.counting is True, float("nan"),
+                                 f"given: counting={self.params.counting!r}", auto=False)
+        return d.to_dict()
 
     def rules(self) -> list[str]:
         """The classes whose rules ran (OUTLIER needs the median, PERSISTENT the photo pass)."""
@@ -101,9 +138,11 @@ class ScanResult:
     def defects(self) -> list[dict[str, Any]]:
         """One record per flagged pixel, in full-frame coordinates, worst score first per band.
 
-        Photo scans add ``onset_frame`` (-1: none) and ``onset_time`` (ISO 8601 UTC,
-        empty when unknown); JPEG scans add ``loc_confidence`` (see
-        :func:`badpix.detect.localize.localize`).
+        Photo scans add ``onset_frame`` (0-based index of the onset frame in
+        capture-time order, the order ``onset_time`` follows; -1: none),
+        ``onset_file`` (the file name of that frame, empty when none) and
+        ``onset_time`` (ISO 8601 UTC, empty when unknown); JPEG scans add
+        ``loc_confidence`` (see :func:`badpix.detect.localize.localize`).
         """
         from ..timefmt import format_time
 
@@ -126,10 +165,15 @@ class ScanResult:
                 })
                 if "onset_frame" in s.extra:
                     rows[-1]["onset_frame"] = int(s.extra["onset_frame"][r, c])
+                    rows[-1]["onset_file"] = self._frame_file(int(s.extra["onset_index"][r, c]))
                     rows[-1]["onset_time"] = format_time(float(s.extra["onset_time"][r, c]))
                 if "loc_confidence" in br.scores:
                     rows[-1]["loc_confidence"] = float(br.scores["loc_confidence"][r, c])
         return rows
+
+    def _frame_file(self, index: int) -> str:
+        files = self.input.frame_files or []
+        return files[index] if 0 <= index < len(files) else ""
 
     def provenance(self) -> dict[str, str]:
         """Flat string tags for file headers (GeoTIFF tags, HDF5 attributes)."""
@@ -143,42 +187,50 @@ class ScanResult:
         }
 
     def to_dataset(self) -> xr.Dataset:
-        """All bands as one :class:`xarray.Dataset`.
+        """All bands as one CF-1.10 :class:`xarray.Dataset`.
 
         Bands may differ in shape, so each band has its own dimensions
-        ``y_<band>``/``x_<band>`` (full-frame pixel coordinates) and variables
+        ``y_<band>``/``x_<band>`` (full-frame pixel coordinates, or the input's map
+        coordinates with ``row_<band>``/``col_<band>`` beside them) and variables
         ``<name>_<band>`` for ``mean, std, var, min, max, median, count, flags,
-        score``.  :func:`band_dataset` extracts one band with plain ``y``/``x``.
-        """
-        import xarray as xr
+        score``; flags carry ``flag_masks``/``flag_meanings``, a CRS is the
+        ``spatial_ref`` grid mapping (:mod:`badpix.cf`).  :func:`band_dataset`
+        extracts one band with plain ``y``/``x``.
 
-        data_vars = {}
-        coords = {}
-        for name, br in self.bands.items():
-            y, x = f"y_{name}", f"x_{name}"
-            coords[y] = br.band.row_coords()
-            coords[x] = br.band.col_coords()
-            s = br.stats
-            arrays = {"mean": s.mean, "std": s.std, "var": s.var, "min": s.min, "max": s.max,
-                      "count": s.count, "flags": br.flags, "score": br.score}
-            if s.median is not None:
-                arrays["median"] = s.median
-            for var, arr in arrays.items():
-                data_vars[f"{var}_{name}"] = xr.DataArray(
-                    arr, dims=(y, x), attrs={"band": name, "channel": br.band.channel})
-        attrs = {k: v for k, v in self.provenance().items()}
-        attrs["bands"] = ",".join(self.bands)
-        return xr.Dataset(data_vars, coords=coords, attrs=attrs)
+        >>> import numpy as np
+        >>> from badpix.engine import run_scan
+        >>> ds = run_scan(np.zeros((5, 4, 6), np.uint16)).to_dataset()
+        >>> ds["mean_ch0"].dims, ds.attrs["Conventions"]
+        (('y_ch0', 'x_ch0'), 'CF-1.10')
+        """
+        from ..cf import scan_dataset
+
+        return scan_dataset(self)
 
 
 def band_dataset(ds: xr.Dataset, band: str) -> xr.Dataset:
     """One band of :meth:`ScanResult.to_dataset` with plain ``y``/``x`` dims and variable names.
 
-    >>> # ds = badpix.scan("frames/"); band_dataset(ds, "ch0").flags
+    Parameters
+    ----------
+    ds
+        A dataset from :func:`badpix.scan` or :meth:`ScanResult.to_dataset`.
+    band
+        The band's name (``ds.attrs["bands"]`` lists them).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``mean, std, var, min, max, median, count, flags, score`` on dims ``y``/``x``
+        (and ``row``/``col``, ``spatial_ref`` coordinates when the input had them).
+
+    Examples
+    --------
+    >>> import numpy as np, badpix
+    >>> one = band_dataset(badpix.scan(np.zeros((5, 4, 6), np.uint16)), "ch0")
+    >>> one["flags"].dims
+    ('y', 'x')
     """
-    suffix = f"_{band}"
-    names = [v for v in ds.data_vars if str(v).endswith(suffix)]
-    if not names:
-        raise KeyError(f"no band {band!r}; bands: {ds.attrs.get('bands')}")
-    sub = ds[names].rename({n: str(n)[: -len(suffix)] for n in names})
-    return sub.rename({f"y{suffix}": "y", f"x{suffix}": "x"})
+    from ..cf import band_dataset as _band
+
+    return _band(ds, band)

@@ -20,6 +20,7 @@ Example
 >>> for i in range(5):
 ...     np.save(d / f"f_{i}.npy", np.full((64, 8), i, np.uint16))
 >>> stack = open_stack(d)
+>>> from badpix.engine.plan import plan_strips
 >>> plan = plan_strips(stack, 2**20, 1)
 >>> plan
 {'ch0': [(0, 32), (32, 64)]}
@@ -42,17 +43,10 @@ from ..stack import Stack
 from ..stats.bandstats import BandStats
 from ..stats.median import moments_and_median
 from ..stats.moments import MomentAccumulator
+from .plan import STRIP_MIN_ROWS, STRIP_OUTPUTS, plan_strips
 
 __all__ = ["STRIP_MIN_ROWS", "band_stats_from_strips", "plan_strips", "read_strip",
            "strip_statistics"]
-
-#: a strip covers at least this many band rows (or the whole band): thinner strips
-#: would open every file many times for small reads, and the frame-streaming paths
-#: read each file once, whole
-STRIP_MIN_ROWS = 32
-#: band-size results of a strip (float data also has ``count``)
-STRIP_OUTPUTS = ("mean", "var", "std", "min", "max", "median")
-
 
 def strip_keys(dtype: np.dtype) -> tuple[str, ...]:
     """The arrays a strip delivers: float data also has per-pixel counts."""
@@ -64,34 +58,6 @@ def strip_dtypes(dtype: np.dtype) -> dict[str, np.dtype]:
     exact = np.dtype(dtype) if np.dtype(dtype).kind in "iub" else np.dtype(np.float64)
     return {k: exact if k in ("min", "max") else np.dtype(np.int64) if k == "count"
             else np.dtype(np.float64) for k in strip_keys(dtype)}
-
-
-def plan_strips(stack: Stack, budget: int, nthreads: int) -> dict[str, list[tuple[int, int]]] | None:
-    """Row strips ``(r0, r1)`` of every band, or None when strips do not fit this input.
-
-    Strips need a reader that reads rows alone (:attr:`~badpix.io.base.Reader.reads_rows`),
-    at least :data:`STRIP_MIN_ROWS` rows (or the whole band) of every frame within
-    ``budget`` bytes, and no skipped frames (``skip_bad`` could drop a frame in one
-    strip only).  A band gets at least ``4 * nthreads`` strips when it is tall enough
-    (load balance), all of about the same height.
-    """
-    if stack.skip_bad or not stack.reader.reads_rows:
-        return None
-    n = stack.n_frames
-    _, width, channels = stack.reader.frame_shape
-    itemsize = np.dtype(stack.dtype).itemsize
-    plans = {}
-    for b in stack.bands:
-        h, w = b.shape
-        # a band row spans row_step frame rows of every channel in the read buffer;
-        # a strip's results (6 arrays of at most 8 bytes) are held beside it
-        per_row = n * b.row_step * width * channels * itemsize + 8 * len(STRIP_OUTPUTS) * w
-        max_rows = budget // per_row
-        if max_rows < min(h, STRIP_MIN_ROWS):
-            return None
-        k = max(-(-h // max_rows), min(4 * max(1, nthreads), max(1, h // STRIP_MIN_ROWS)))
-        plans[b.name] = [(i * h // k, (i + 1) * h // k) for i in range(k)]
-    return plans
 
 
 def _frame_rows(band: Band, strip: tuple[int, int]) -> tuple[int, int]:
@@ -144,8 +110,6 @@ def strip_statistics(view: np.ndarray, outs: dict[str, np.ndarray] | None = None
 def band_stats_from_strips(band: Band, n_frames: int, dtype: np.dtype,
                            arrays: dict[str, np.ndarray]) -> BandStats:
     """A band's :class:`BandStats` from its strips' results assembled into band-size arrays."""
-    from .local import finalize_band  # the engines import this module
-
     moments = {k: v for k, v in arrays.items() if k != "median"}
     moments.setdefault("count", np.broadcast_to(np.int64(n_frames), band.shape))
-    return finalize_band(band.name, n_frames, dtype, moments, arrays["median"])
+    return BandStats.from_moments(band.name, n_frames, dtype, moments, arrays["median"])

@@ -1,10 +1,17 @@
 """dcraw/LibRaw ``.badpixels`` files: one defective pixel per line, ``col row unixtime``.
 
 Coordinates are full-frame, 0-based (``col`` = x, ``row`` = y) in the frames that
-were scanned (for raw files: the raw image as dcraw/LibRaw see it).  ``#`` starts
-a comment.  dcraw applies a line only to photos taken at or after ``unixtime``,
-so the default timestamp 0 means "every photo".  darktable, RawTherapee and
-``dcraw -P file`` read the same format.
+were scanned.  dcraw/LibRaw apply them to the raw sensor mosaic, so only scans
+of raw mosaics (camera RAW/DNG, or single-channel sensor frames) give a file
+they can trust: :func:`mosaic_problem` says why any other scan does not.
+``#`` starts a comment.  dcraw applies a line only to photos taken at or
+after ``unixtime``, so the default timestamp 0 means "every photo".
+darktable, RawTherapee and ``dcraw -P file`` read the same format.
+
+Times: dcraw turns a photo's EXIF ``DateTimeOriginal`` (a clock time without
+zone) into Unix time with the local time zone of the machine running dcraw.
+:func:`clock_timestamps` turns onset times, which badpix keeps as that clock
+time read as UTC, into the Unix times dcraw computes in a given zone.
 
 >>> import numpy as np, tempfile, pathlib
 >>> mask = np.zeros((4, 6), bool); mask[1, 5] = mask[3, 0] = True
@@ -21,11 +28,80 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..errors import InputError, ParameterError
 from .atomic import atomic_path
+
+#: reader formats whose frames are sensor pixels (a mosaic or one plane per channel)
+RAW_FORMATS = ("raw",)
+#: formats of processed photos: demosaicked, resampled, in display coordinates
+PHOTO_FORMATS = ("image",)
+
+
+def mosaic_problem(input_format: str | None, channels: int) -> str | None:
+    """Why a scan's coordinates are not raw mosaic coordinates, or ``None`` if they are.
+
+    Camera raw files are mosaics.  JPEG/PNG photos (format ``image``) and
+    frames with several channels (RGB TIFFs) were demosaicked: a defect at
+    (row, col) there is not photosite (row, col) of the raw file, and the
+    sizes differ (raw files carry margins).  Single-channel frames of other
+    formats (TIFF, HDF5, .npy) are taken to be sensor frames.
+
+    >>> mosaic_problem("raw", 1) is None, mosaic_problem("tiff", 1) is None
+    (True, True)
+    >>> mosaic_problem("image", 3)
+    'the scanned frames are image photos (3 channels), not a raw mosaic'
+    """
+    if input_format in RAW_FORMATS:
+        return None
+    if input_format in PHOTO_FORMATS or channels > 1:
+        return (f"the scanned frames are {input_format or 'unknown-format'} photos "
+                f"({channels} channel{'s' if channels != 1 else ''}), not a raw mosaic")
+    return None
+
+
+def clock_timestamps(utc_clock: np.ndarray, tz: str | None) -> np.ndarray:
+    """Unix times of clock times that were read as UTC, re-read in time zone ``tz``.
+
+    ``tz`` is an IANA name (``Europe/Berlin``, honouring daylight saving time
+    on each date), ``UTC``, or a fixed offset ``+02:00``; ``None`` keeps UTC.
+    NaN stays NaN.
+
+    >>> clock_timestamps(np.array([1704110400.0]), "+01:00").tolist()   # 12:00 at +01:00
+    [1704106800.0]
+    >>> clock_timestamps(np.array([1719835200.0]), "Europe/Berlin").tolist()  # summer: +02:00
+    [1719828000.0]
+    """
+    from datetime import UTC, datetime, timedelta, timezone
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    t = np.asarray(utc_clock, np.float64)
+    if tz is None or tz.upper() in ("UTC", "Z"):
+        return t.copy()
+    zone: Any
+    text = tz.strip()
+    if text[:1] in "+-" and ":" in text:
+        try:
+            h, m = text[1:].split(":")
+            sign = -1 if text[0] == "-" else 1
+            zone = timezone(sign * timedelta(hours=int(h), minutes=int(m)))
+        except ValueError:
+            raise ParameterError(f"--tz: {tz!r} is not an offset like +02:00") from None
+    else:
+        try:
+            zone = ZoneInfo(text)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ParameterError(f"--tz: unknown time zone {tz!r} (use e.g. Europe/Berlin "
+                                 "or +02:00)") from None
+    out = np.full(t.shape, np.nan)
+    flat, res = t.ravel(), out.ravel()
+    for i in np.flatnonzero(np.isfinite(flat)):
+        clock = datetime.fromtimestamp(float(flat[i]), UTC).replace(tzinfo=zone)
+        res[i] = clock.timestamp()
+    return out
 
 
 def write_badpixels(path: str | os.PathLike, mask: np.ndarray,

@@ -171,6 +171,11 @@ class Reader(ABC):
             self.read_frame(start + k, out[k])
         return out
 
+    #: True for a series of photos (different scenes, one file each: JPEG/PNG, camera RAW):
+    #: the scan plan (:func:`badpix.engine.plan.make_plan`) then runs the persistence and
+    #: onset accumulators by default and leaves the temporal median out
+    is_photo_series: ClassVar[bool] = False
+
     #: True when :meth:`read_rows` reads only the rows asked for (not whole frames): the
     #: engines then work on strips of rows over all frames (:mod:`badpix.engine.strips`)
     reads_rows: ClassVar[bool] = False

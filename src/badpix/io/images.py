@@ -205,6 +205,7 @@ class ImageFramesReader(Reader):
     """
 
     format_name = "image"
+    is_photo_series = True
     suffixes = _SUFFIXES
 
     @classmethod

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DecodeError, FrameMismatchError, InputError, LayoutError
+from ..errors import DecodeError, FrameMismatchError, LayoutError
 from ..layout import Band, Layout
 from .base import Reader, consistent_headers
 
@@ -248,11 +248,9 @@ def exif_capture_time(path: str | Path) -> float | None:
 
 # -- the reader --------------------------------------------------------------------------------
 def _rawpy():
-    try:
-        import rawpy
-    except ImportError:  # pragma: no cover - depends on the installation
-        raise InputError(None, "reading camera raw files needs rawpy "
-                         "(pip install 'badpix[raw]')") from None
+    # a regular dependency; if it is missing anyway, open_reader names the files and rawpy
+    import rawpy
+
     return rawpy
 
 
@@ -280,6 +278,7 @@ class RawReader(Reader):
     """
 
     format_name = "raw"
+    is_photo_series = True
     suffixes = RAW_SUFFIXES
 
     @classmethod

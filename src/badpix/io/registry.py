@@ -31,11 +31,17 @@ _TIFF = (".tif", ".tiff")
 _H5 = (".h5", ".hdf5", ".hdf", ".he5", ".nxs", ".nx5", ".rtdc", ".cxi")
 _RAW = (".dng", ".nef", ".cr2", ".cr3", ".arw", ".raf", ".orf", ".rw2", ".pef", ".srw")
 _IMAGES = (".png", ".jpg", ".jpeg", ".bmp")
+_NETCDF = (".nc", ".nc4", ".cdf", ".netcdf")
 
 
 def _has_dataset(paths: Sequence[Path], dataset: str | None) -> bool:
     # "file.dat:events/image" - HDF5 recognised by its signature whatever the suffix
     return dataset is not None
+
+
+def _netcdf_file(paths: Sequence[Path], dataset: str | None) -> bool:
+    # one file is one stack: .nc files are not listed in folders of frames
+    return len(paths) == 1 and paths[0].suffix.lower() in _NETCDF
 
 
 def _is_folder(paths: Sequence[Path], dataset: str | None) -> bool:
@@ -69,13 +75,14 @@ class ReaderEntry:
 #: the built-in readers, most specific first
 ENTRIES: tuple[ReaderEntry, ...] = (
     ReaderEntry("geotiff", "badpix.io.geotiff:GeoTiffReader", _TIFF),
+    ReaderEntry("raw", "badpix.io.raw:RawReader", _RAW),
+    ReaderEntry("netcdf", "badpix.io.netcdf:NetcdfReader", (), _netcdf_file),
     ReaderEntry("zarr", "badpix.io.zarrstore:ZarrReader", (), _is_folder),
     ReaderEntry("hdf5", "badpix.io.hdf5:Hdf5Reader", _H5, _has_dataset),
     ReaderEntry("tiff", "badpix.io.tiff:TiffReader", _TIFF),
     ReaderEntry("image", "badpix.io.images:ImageFramesReader", _IMAGES),
     ReaderEntry("npy-stack", "badpix.io.npy:NpyStackReader", (".npy",)),
     ReaderEntry("npy-frames", "badpix.io.npy:NpyFramesReader", (".npy",)),
-    ReaderEntry("raw", "badpix.io.raw:RawReader", _RAW),
 )
 
 _EXTRA: list[type[Reader]] = []

@@ -2,10 +2,10 @@
 
 Layout of a scan folder (see ``docs/contracts.md``)::
 
-    summary.json          input, layout, parameters, counts, timings, versions
+    summary.json          input, layout, parameters, rule set, counts, timings, versions
     defects.csv           one row per flagged pixel (full-frame coordinates)
     mask_<band>.tif       uint8 flag image per band (or .png / .npy / masks.h5)
-    stats_<band>.tif      float64: mean, std, min, max, median
+    stats_<band>.tif      float32 (or --stats-dtype float64): mean, std, min, max, median
     drifting_pixel_mask_<band>.tif   with --legacy-float-mask
 """
 
@@ -32,10 +32,14 @@ MASK_FORMATS = ("tif", "png", "npy", "h5")
 STATS_BANDS = ("mean", "std", "min", "max", "median")
 DEFECT_COLUMNS = ["band", "row", "col", "flags", "classes", "mean", "std", "median", "score"]
 #: columns added when the scan computed them (photo series: onset; JPEG: localisation)
-OPTIONAL_DEFECT_COLUMNS = ["onset_frame", "onset_time", "loc_confidence"]
+OPTIONAL_DEFECT_COLUMNS = ["onset_frame", "onset_file", "onset_time", "loc_confidence"]
 
 #: the sensor team's float mask value for a drifting pixel
 LEGACY_MASK_VALUE = 10000.0
+
+STATS_DTYPES = ("float32", "float64")
+#: what a mask's flag bits mean (a mask tag; statistics files have no flags)
+FLAG_BITS_TAG = "1=stuck 2=outlier 4=hot 8=dead 16=noisy 32=persistent"
 
 
 def software_versions() -> dict[str, str]:
@@ -64,21 +68,54 @@ def band_georef(georef: GeoRef | None, band: Band) -> GeoRef | None:
                                                      band.col_step)
 
 
+def legacy_georef(georef: GeoRef | None) -> GeoRef | None:
+    """Georeferencing of a legacy float mask: the band's own, EPSG:4326 when it has no CRS.
+
+    The sensor team's files are EPSG:4326; that CRS is used only when neither
+    the input nor ``--crs`` gives one, and only when the transform's corners
+    can be degrees (otherwise a projected transform in EPSG:4326 would put the
+    corners off the globe: gdalinfo's "Invalid angle").
+
+    >>> legacy_georef(None).transform is None
+    True
+    >>> g = GeoRef(None, (500000.0, 10.0, 0.0, 6e6, 0.0, -10.0))
+    >>> legacy_georef(g).crs_wkt is None
+    True
+    """
+    from rasterio.crs import CRS
+
+    if georef is not None and georef.crs_wkt:
+        return georef
+    wgs84 = CRS.from_epsg(4326).to_wkt()
+    if georef is None or georef.transform is None:
+        return GeoRef(wgs84, None)
+    x0, dx, _, y0, _, dy = georef.transform
+    if -180.0 <= x0 <= 180.0 and -90.0 <= y0 <= 90.0 and abs(dx) < 1 and abs(dy) < 1:
+        return GeoRef(wgs84, georef.transform)
+    return GeoRef(None, georef.transform)
+
+
 def write_scan_dir(result, out: str | os.PathLike, *, mask_format: str = "tif",
                    legacy_float_mask: bool = False, georef: GeoRef | None = None,
-                   extra_summary: dict[str, Any] | None = None) -> list[Path]:
+                   extra_summary: dict[str, Any] | None = None,
+                   stats_dtype: str = "float32") -> list[Path]:
     """Write a :class:`~badpix.engine.result.ScanResult` to ``out``; returns the files.
 
     All files are written into a staging folder inside ``out`` and renamed into
     place only when every one of them succeeded.
     ``georef`` overrides the input's georeferencing (``--crs``/``--transform``).
+    ``stats_dtype`` is ``float32`` (7 significant digits, half the size; the
+    statistics are computed in float64 and rounded once) or ``float64``.
     """
     if mask_format not in MASK_FORMATS:
         raise ValueError(f"mask format must be one of {MASK_FORMATS}")
+    if stats_dtype not in STATS_DTYPES:
+        raise ValueError(f"statistics dtype must be one of {STATS_DTYPES}")
     geo = georef if georef is not None else result.input.georef
     tags = result.provenance()
-    # a report of the previous scan would describe other numbers
-    previous = _previous_outputs(Path(out)) | {"report.html"}
+    # a scan folder is one run: every file an earlier run listed in its summary
+    # (its scan outputs and the report/timeline written into it later) goes
+    previous = _previous_outputs(Path(out))
     with StagedDir(out) as stage:
         d = stage.path
         h5_masks: dict[str, np.ndarray] = {}
@@ -86,31 +123,27 @@ def write_scan_dir(result, out: str | os.PathLike, *, mask_format: str = "tif",
             bgeo = band_georef(geo, br.band)
             btags = {**tags, "badpix_band": name, "badpix_channel": str(br.band.channel),
                      "badpix_rows": "{}:{}:{}".format(*br.band.rows, br.band.row_step),
-                     "badpix_cols": "{}:{}:{}".format(*br.band.cols, br.band.col_step),
-                     "badpix_flag_bits": "1=stuck 2=outlier 4=hot 8=dead 16=noisy 32=persistent"}
+                     "badpix_cols": "{}:{}:{}".format(*br.band.cols, br.band.col_step)}
+            mtags = {**btags, "badpix_flag_bits": FLAG_BITS_TAG}
             if mask_format == "tif":
-                write_geotiff(d / f"mask_{name}.tif", br.flags, georef=bgeo, tags=btags,
+                write_geotiff(d / f"mask_{name}.tif", br.flags, georef=bgeo, tags=mtags,
                               descriptions=["flags"])
             elif mask_format == "png":
-                write_png(d / f"mask_{name}.png", br.flags, text=btags)
+                write_png(d / f"mask_{name}.png", br.flags, text=mtags)
             elif mask_format == "npy":
                 write_npy(d / f"mask_{name}.npy", br.flags)
             else:
                 h5_masks[f"mask_{name}"] = br.flags
             s = br.stats
             median = s.median if s.median is not None else np.full(s.shape, np.nan)
-            stack = np.stack([s.mean, s.std, s.min, s.max, median], dtype=np.float64)
-            # float64 statistics of noisy data barely compress (~10 % with deflate) but
-            # deflate made writing and reading them 10-20x slower: store them plainly
-            write_geotiff(d / f"stats_{name}.tif", stack, georef=bgeo, tags=btags,
-                          descriptions=list(STATS_BANDS), compress=None)
+            stack = np.stack([s.mean, s.std, s.min, s.max, median], dtype=stats_dtype)
+            write_geotiff(d / f"stats_{name}.tif", stack, georef=bgeo,
+                          tags={**btags, "badpix_stats_dtype": stats_dtype},
+                          descriptions=list(STATS_BANDS))
             if legacy_float_mask:
-                from rasterio.crs import CRS
-
                 legacy = np.where((br.flags & DRIFTING) != 0, LEGACY_MASK_VALUE, 0.0)
-                transform = None if bgeo is None else bgeo.transform
                 write_geotiff(d / f"drifting_pixel_mask_{name}.tif", legacy.astype(np.float32),
-                              georef=GeoRef(CRS.from_epsg(4326).to_wkt(), transform), tags=btags)
+                              georef=legacy_georef(bgeo), tags=mtags)
         if h5_masks:
             write_h5(d / "masks.h5", h5_masks, attrs=tags)
         rows = result.defects()
@@ -123,6 +156,7 @@ def write_scan_dir(result, out: str | os.PathLike, *, mask_format: str = "tif",
             "layout": {"source": result.layout.source,
                        "bands": [b.to_dict() for b in result.layout]},
             "parameters": result.params.to_dict(),
+            "rule_set": result.rule_set(),
             "mask_format": mask_format,
             "counts": result.counts(),
             "rules": result.rules(),
@@ -130,18 +164,33 @@ def write_scan_dir(result, out: str | os.PathLike, *, mask_format: str = "tif",
             "versions": software_versions(),
             "outputs": files,
         }
+        # per band and rule: flags expected from noise alone at this frame count
+        from ..detect.power import band_power, power_messages
+
+        summary["power"] = {name: band_power(br.stats, result.params)
+                            for name, br in result.bands.items()}
+        summary["power_warnings"] = power_messages(summary["power"], result.input.n_frames)
         if any("onset_frame" in br.stats.extra for br in result.bands.values()):
             from ..timefmt import format_time
 
             times = result.input.frame_times
+            files = result.input.frame_files or []
             summary["onset"] = {
                 "persistence": result.params.persistence,
                 "order": "file" if times is None or any(t != t for t in times) else "capture",
+                # stack (file) order, as the reader lists the frames
                 "frame_times": None if times is None else [format_time(t) or None for t in times],
+                # capture order: entry k is the frame that defects.csv calls onset_frame k
+                "capture_order": [
+                    {"file": files[i] if i < len(files) else "",
+                     "time": None if times is None else format_time(times[i]) or None}
+                    for i in result.input.capture_order()],
             }
         if georef is not None:
             summary["georef_override"] = {"crs": georef.crs_wkt,
                                           "transform": list(georef.transform or [])}
+        if getattr(result, "plan", None) is not None:  # how it ran (badpix.engine.plan)
+            summary["plan"] = result.plan.to_dict()
         if extra_summary:
             summary.update(extra_summary)
         write_json(d / "summary.json", summary)
@@ -152,6 +201,38 @@ def write_scan_dir(result, out: str | os.PathLike, *, mask_format: str = "tif",
         if stale.is_file() and stale.parent == Path(out):
             stale.unlink()
     return [Path(out) / f for f in files]
+
+
+def record_output(scan_dir: str | os.PathLike, written: str | os.PathLike) -> bool:
+    """Add ``written`` to the ``outputs`` of ``scan_dir/summary.json`` if it lies in that folder.
+
+    Commands that write into a scan folder after the scan (``report``,
+    ``timeline``) record their files so that the next scan into the folder
+    removes them with the rest of the run.  Returns whether it was recorded.
+
+    >>> import tempfile, pathlib, json
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "summary.json").write_text('{"outputs": ["summary.json"]}')
+    >>> record_output(d, d / "timeline.png"), json.loads((d / "summary.json").read_text())
+    (True, {'outputs': ['summary.json', 'timeline.png']})
+    """
+    d, w = Path(scan_dir), Path(written)
+    summary_path = d / "summary.json"
+    if not summary_path.is_file() or w.resolve().parent != d.resolve():
+        return False
+    try:
+        summary = json.loads(summary_path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    if not isinstance(summary, dict):
+        return False
+    outputs = summary.get("outputs")
+    outputs = list(outputs) if isinstance(outputs, list) else []
+    if w.name not in outputs:
+        outputs.append(w.name)
+        summary["outputs"] = outputs
+        write_json(summary_path, summary)
+    return True
 
 
 def _previous_outputs(out: Path) -> set[str]:
@@ -202,7 +283,8 @@ class ScanDir:
         p = self.path / f"stats_{band}.tif"
         if not p.exists():
             raise InputError(p, "statistics file is missing from the scan folder")
-        return dict(zip(STATS_BANDS, _read_tif_bands(p), strict=True))
+        # float32 files (the default) widen exactly
+        return dict(zip(STATS_BANDS, _read_tif_bands(p).astype(np.float64), strict=True))
 
     def frame_mask(self, classes: int = 0xFF) -> np.ndarray:
         """Flags of every band placed into a full-frame ``(rows, cols, channels)`` uint8 array."""

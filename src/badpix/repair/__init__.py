@@ -23,11 +23,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from .._duck import is_dask as _is_dask
+from .._duck import is_xarray as _is_xarray
 from ..errors import ParameterError
-from .inpaint import fill_array, fill_raster
+from ..io.memory import Dims
+from .fill import fill_array, fill_raster
 from .masks import load_mask
 from .plan import CFA_PATTERNS, METHODS, RepairPlan
 from .writeback import estimate_jpeg_quality, open_writer
@@ -60,8 +64,8 @@ def _as_stack(frames: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, tuple[i
     raise ParameterError(f"frames must be 2-D to 4-D, not shape {frames.shape}")
 
 
-def repair(frames: np.ndarray, mask: np.ndarray, method: str = "neighbors",
-           cfa: str | None = None) -> np.ndarray:
+def repair(frames: Any, mask: Any, method: str = "neighbors", cfa: str | None = None, *,
+           classes: str | None = None, dims: Dims = None) -> Any:
     """Return a repaired copy of ``frames``; the input array is not modified.
 
     Parameters
@@ -69,13 +73,25 @@ def repair(frames: np.ndarray, mask: np.ndarray, method: str = "neighbors",
     frames
         One frame ``(h, w)``/``(h, w, c)`` or a stack ``(n, h, w)``/``(n, h, w, c)``;
         a 3-D array whose last two axes equal the mask's ``(h, w)`` is a stack.
+        A dask array ``(n, h, w[, c])`` comes back as a lazy dask array repaired
+        block by block; an ``xarray.DataArray`` (dims found by name, see ``dims``)
+        comes back as one with the same dims, coords and attrs
+        (:mod:`badpix.repair.arrays`).
     mask
-        Nonzero = bad; ``(h, w)`` for every channel or ``(h, w, c)`` per channel.
+        Nonzero = bad; ``(h, w)`` for every channel or ``(h, w, c)`` per channel; a
+        DataArray of flags, or a whole scan dataset from :func:`badpix.scan` (every
+        band's flags at their pixels).
     method
         ``"neighbors"`` (default), ``"median"`` or ``"inpaint"``.
     cfa
         Bayer pattern of raw single-channel frames (``RGGB``, ``BGGR``, ``GRBG``,
         ``GBRG``): only same-colour neighbours are used.
+    classes
+        With a mask of flag bits (or a scan dataset): the defect classes to repair,
+        e.g. ``"hot,dead"`` (default: all).
+    dims
+        DataArray frames: the role of each dim or a role-to-name mapping, as for
+        :func:`badpix.open_stack`.
 
     Examples
     --------
@@ -84,7 +100,25 @@ def repair(frames: np.ndarray, mask: np.ndarray, method: str = "neighbors",
     >>> float(repair(f, f == 99)[1, 1])
     5.0
     """
+    from .arrays import _mask_array, repair_dask, repair_dataarray
+
+    if _is_xarray(frames, "DataArray"):
+        return repair_dataarray(frames, mask, method, cfa, classes, dims, repair)
+    if _is_dask(frames):
+        n, h, w = frames.shape[:3]
+        return repair_dask(frames, _mask_array(mask, (h, w, int(np.prod(frames.shape[3:]))),
+                                               classes), method, cfa, repair)
     arr = np.array(frames, copy=True)
+    if _is_xarray(mask, "Dataset") or classes is not None:
+        if arr.ndim == 4:
+            shape = arr.shape[1:]
+        elif arr.ndim == 3:
+            shape = _scan_frame_shape(mask, arr.shape)
+        else:
+            shape = (*arr.shape[-2:], 1)
+        mask = _mask_array(mask, tuple(int(v) for v in shape), classes)
+        if mask.ndim == 3 and shape[2] == 1:
+            mask = mask[..., 0]
     m = np.asarray(mask)
     if m.ndim not in (2, 3):
         raise ParameterError(f"mask must be (h, w) or (h, w, c), not shape {m.shape}")
@@ -95,6 +129,15 @@ def repair(frames: np.ndarray, mask: np.ndarray, method: str = "neighbors",
     plan = RepairPlan.build(m, method, cfa, frame_shape=tuple(frame_shape))
     plan.apply(stack)
     return arr
+
+
+def _scan_frame_shape(mask: Any, shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """(h, w, c) of 3-D frames: ``(n, h, w)`` unless the mask's bands use channels."""
+    channels = {int(mask[v].attrs.get("channel", 0)) for v in getattr(mask, "data_vars", ())
+                if str(v).startswith("flags_")}
+    if channels - {0}:
+        return (shape[0], shape[1], shape[2])
+    return (shape[1], shape[2], 1)
 
 
 @dataclass

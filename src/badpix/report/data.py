@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..detect.outlier import local_median  # as the OUTLIER rule computes it
 from ..io.scandir import STATS_BANDS, ScanDir
 from ..layout import Band
 
@@ -42,7 +43,7 @@ def thresholds(parameters: dict[str, Any] | None) -> dict[str, Any]:
         out[key] = v
     if out["outlier_size"] < 1:
         out["outlier_size"] = DEFAULTS["outlier_size"]
-    out["counting"] = bool(p.get("counting", False))
+    out["counting"] = p.get("counting") is True  # resolved by the scan ("auto" never lands here)
     return out
 
 
@@ -92,45 +93,6 @@ def read_stats_at(path: Path, names: tuple[str, ...], pixels: list[tuple[int, in
             v = src.read(bands, window=Window(c, r, 1, 1))[:, 0, 0]
             for j, n in enumerate(idx):
                 out[n][k] = v[j]
-    return out
-
-
-def local_median(img: np.ndarray, size: int) -> np.ndarray:
-    """``size x size`` median with scipy's ``"reflect"`` edges, as the OUTLIER rule computes it.
-
-    Uses :func:`badpix.stats.spatial.local_median` when present; otherwise a
-    chunked ``np.partition`` over sliding windows (exact, about 2.5x faster
-    than :func:`scipy.ndimage.median_filter`), or the rule's own fallback when
-    the image has NaN.
-
-    >>> a = np.arange(25.0).reshape(5, 5); a[2, 2] = 100
-    >>> float(local_median(a, 3)[2, 2])
-    13.0
-    """
-    img = np.ascontiguousarray(img, dtype=np.float64)
-    try:
-        from ..stats.spatial import local_median as _lm
-    except ImportError:
-        pass
-    else:
-        return _lm(img, size=size, mode="reflect")
-    if np.isnan(img).any():
-        from ..detect.outlier import local_median as _rule_lm
-
-        return _rule_lm(img, size)
-    from numpy.lib.stride_tricks import sliding_window_view
-
-    h, w = img.shape
-    half = size // 2
-    # numpy's "symmetric" padding is scipy's "reflect" (edge pixel repeated)
-    padded = np.pad(img, half, mode="symmetric")
-    out = np.empty_like(img)
-    k = size * size
-    rows = max(1, (32 * 2**20) // max(1, w * k * 8))  # ~32 MiB of window copies per chunk
-    for r in range(0, h, rows):
-        e = min(h, r + rows)
-        win = sliding_window_view(padded[r:e + 2 * half], (size, size)).reshape(e - r, w, k)
-        out[r:e] = np.partition(win, k // 2, axis=-1)[..., k // 2]
     return out
 
 

@@ -32,6 +32,15 @@ from .data import (
     read_top_defects,
     thresholds,
 )
+from .marks import (
+    STUCK_MAX_SCORE,
+    constant_score,
+    defect_glyph,
+    defect_marks,
+    power_note,
+    ring_caption,
+    score_cell,
+)
 from .quicklook import (
     CLASS_PRIORITY,
     class_colour,
@@ -43,15 +52,9 @@ from .quicklook import (
     overlay,
     png_bytes,
     pool_factor,
-    range_svg,
-    sparkline_svg,
     stretch,
     stretch_limits,
 )
-
-#: stacks up to this many frames get every value in their sparkline; longer ones an envelope
-SPARK_VALUES = 200
-SPARK_BINS = 100
 
 CSS = """
 :root { --fg:#222; --muted:#666; --line:#ddd; --bg:#fff; --head:#f4f5f7; }
@@ -152,30 +155,12 @@ def _counts_table(scan: ScanDir, band_counts: dict[str, dict[str, int]]) -> str:
     return f'<table class="counts"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
 
 
-def _sparkline(series: np.ndarray | None, d: Defect, reference: tuple[float, float] | None,
-               at: dict[str, float], colour: str) -> tuple[str, str]:
-    """(svg, caption) of one defect's time series, or of its min/mean/max without frames."""
-    if series is not None and series.size:
-        n = series.size
-        if n <= SPARK_VALUES:
-            return sparkline_svg(series, colour=colour), f"{n} values"
-        edges = np.linspace(0, n, SPARK_BINS + 1).astype(int)
-        chunks = [series[a:b] for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
-        with np.errstate(invalid="ignore"):
-            lo = np.array([np.nanmin(c) if np.isfinite(c).any() else np.nan for c in chunks])
-            hi = np.array([np.nanmax(c) if np.isfinite(c).any() else np.nan for c in chunks])
-            mid = np.array([np.nanmean(c) if np.isfinite(c).any() else np.nan for c in chunks])
-        return (sparkline_svg(mid, lo=lo, hi=hi, colour=colour),
-                f"{n} frames in {len(chunks)} bins: min–max (grey), mean (line)")
-    return (range_svg(at.get("min", np.nan), d.mean, at.get("max", np.nan), d.median,
-                      reference=reference, colour=colour),
-            "min–max, mean (dot), median (red)")
-
-
 def _defects_table(bd: BandData, defects: list[Defect], total: int,
-                   series: np.ndarray | None, stats_path: Path) -> str:
+                   series: np.ndarray | None, stats_path: Path,
+                   stuck_std: float = 1.0) -> str:
     if not defects:
         return '<p class="muted">No defects in this band.</p>'
+    constant = constant_score(bd.std, stuck_std)
     pixels = [bd.band.index_of(d.row, d.col) for d in defects]
     at = read_stats_at(stats_path, ("min", "max"), pixels)
     reference = None
@@ -191,11 +176,11 @@ def _defects_table(bd: BandData, defects: list[Defect], total: int,
         crop = (_img(png_bytes(crop_rgb(bd.mean, r, c, class_colour(main))),
                      f"mean image around row {d.row}, col {d.col}", "crop") if inside else "")
         s = series[:, k] if series is not None and inside else None
-        svg, cap = _sparkline(s, d, reference, {n: at[n][k] for n in at}, hex_colour(main))
+        svg, cap = defect_glyph(s, d, reference, {n: at[n][k] for n in at}, hex_colour(main))
         rows.append(
             f'<tr class="defect" data-row="{d.row}" data-col="{d.col}">'
             f'<td class="num">{k + 1}</td><td class="num">{d.row}</td><td class="num">{d.col}</td>'
-            f"<td>{_chips(d.classes)}</td><td class=\"num\">{_num(d.score)}</td>"
+            f"<td>{_chips(d.classes)}</td>{score_cell(d, constant)}"
             f'<td class="num">{_num(d.mean)}</td><td class="num">{_num(d.std)}</td>'
             f'<td class="num">{_num(d.median)}</td>'
             f'<td class="num">{_num(at["min"][k])} / {_num(at["max"][k])}</td>'
@@ -205,6 +190,9 @@ def _defects_table(bd: BandData, defects: list[Defect], total: int,
             f"<th>{'time series' if series is not None else 'value range'}</th></tr>")
     note = (f"<p class=\"muted\">Top {len(defects)} of {total:,} defects by score "
             "(severity: rule statistic ÷ threshold; &gt; 1 is flagged). Rows/cols are full-frame. "
+            + ("† std 0, constant in every frame: at least <code>stuck_std</code> ÷ the band's "
+               f"smallest non-zero std ({_num(constant)}). "
+               if any(d.score >= STUCK_MAX_SCORE for d in defects) else "")
             + ("Sparklines: each pixel's values over the frames."
                if series is not None else
                "Without the frames: the pixel's min–max bar, mean dot and median tick over the "
@@ -222,20 +210,27 @@ def _band_section(scan: ScanDir, name: str, params: dict[str, Any], defects: lis
     grey = stretch(maxpool(bd.mean, factor), stretch_method)
     # markers grow with the pooling so one defect stays a visible dot on screen
     rgb = overlay(grey, orpool(bd.flags, factor), grow=1 if factor > 1 else 0)
-    quick = plots.image_png(rgb, bd.origin, bd.shape, factor, f"{name}: temporal mean")
+    # a ring around every flagged pixel (block): one pixel of a 640 x 480 photo is one
+    # screen pixel, invisible at the page's scale; the ring keeps its size on screen
+    marks = defect_marks(bd.flags, factor, bd.origin, plots.MAX_MARKS)
+    quick = plots.image_png(rgb, bd.origin, bd.shape, factor, f"{name}: temporal mean",
+                            marks=marks)
     std_small = maxpool(bd.std, factor)
     std_png = plots.image_png(std_small, bd.origin, bd.shape, factor, f"{name}: temporal std",
                               cmap="magma", vlim=stretch_limits(std_small, 0.5, 99.5),
-                              colorbar="std (data units)")
+                              colorbar="std (data units)", marks=marks)
+    ring_note = ring_caption(len(marks[0]), int(np.count_nonzero(orpool(bd.flags, factor))),
+                             factor)
     figs = [
         f"<figure>{_img(quick, f'{name} temporal mean with defects')}<figcaption>Temporal mean, "
         f"{'histogram-equalised' if stretch_method == 'histeq' else '0.5–99.5 % stretch'}; "
         "defects in their class colour"
         + (f" (max-pooled {factor}×{factor}: a block shows its brightest pixel and every class "
-           "in it)" if factor > 1 else "") + f".</figcaption>{_legend()}</figure>",
+           "in it)" if factor > 1 else "") + f".{ring_note}</figcaption>{_legend()}</figure>",
         f"<figure>{_img(std_png, f'{name} temporal std')}<figcaption>Temporal standard "
         "deviation (0.5–99.5 % colour range"
-        + (f", max-pooled {factor}×{factor}" if factor > 1 else "") + ").</figcaption></figure>",
+        + (f", max-pooled {factor}×{factor}" if factor > 1 else "")
+        + f").{ring_note}</figcaption></figure>",
     ]
     hstd = plots.histogram_png(bd.std_hist, f"{name}: temporal std", "temporal std (data units)",
                                "stuck_std", bd.mask_counts.get("stuck"), "stuck")
@@ -258,7 +253,8 @@ def _band_section(scan: ScanDir, name: str, params: dict[str, Any], defects: lis
     if params["counting"]:
         hists.append('<p class="note">Photon-counting mode: HOT/DEAD/NOISY use Poisson tests, '
                      "not these thresholds.</p>")
-    table = _defects_table(bd, defects, total, series, scan.path / f"stats_{name}.tif")
+    table = _defects_table(bd, defects, total, series, scan.path / f"stats_{name}.tif",
+                           float(params.get("stuck_std", 1.0)))
     r0, c0 = bd.origin
     section = (
         f'<section class="band" id="band-{_e(name)}"><h2{" class=first" if first else ""}>'
@@ -284,6 +280,9 @@ def _header(scan: ScanDir) -> str:
     layout = s.get("layout") or {}
     rows.append(("layout", _e(layout.get("source", "?")) + " — "
                  + ", ".join(_e(b.name) for b in scan.bands)))
+    rule_set = s.get("rule_set")
+    if isinstance(rule_set, dict):  # which rules ran and why (photon-counting or standard)
+        rows.append(("rules", _e(f"{rule_set.get('rule_set', '?')} ({rule_set.get('reason', '')})")))
     if s.get("mask_format"):
         rows.append(("mask format", _e(s["mask_format"])))
     skipped = inp.get("skipped") or []
@@ -357,7 +356,8 @@ def build_report(scan_dir: str | os.PathLike, stack=None, *, top: int = 20,
         f"{len(scan.bands)} band(s): {toc} · generated {time.strftime('%Y-%m-%d %H:%M')}</p>"
         f"</header><section id=\"overview\"><h2 class=\"first\">Overview</h2>"
         f"<div class=\"cols\"><div><h3>Input</h3>{_header(scan)}</div><div><h3>Defects per "
-        f"class</h3>{_counts_table(scan, band_counts)}{_legend()}</div></div></section>"
+        f"class</h3>{_counts_table(scan, band_counts)}{_legend()}</div></div>"
+        f"{power_note(scan.summary)}</section>"
         + "".join(sections) + background + _provenance(scan, timings))
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -394,4 +394,7 @@ def write_report(scan_dir: str | os.PathLike, out: str | os.PathLike | None = No
     target = Path(out) if out is not None else Path(scan_dir) / "report.html"
     with atomic_path(target) as tmp:
         tmp.write_text(page, encoding="utf-8")
+    from ..io.scandir import record_output
+
+    record_output(scan_dir, target)  # the next scan into the folder removes it
     return target

@@ -261,9 +261,15 @@ def png_bytes(rgb: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def data_uri(png: bytes) -> str:
-    """``data:image/png;base64,...`` for an ``<img src>``."""
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+def data_uri(image: bytes) -> str:
+    """``data:image/png;base64,...`` (or ``image/jpeg`` for JPEG bytes) for an ``<img src>``.
+
+    >>> data_uri(bytes([0xFF, 0xD8, 0xFF, 0xE0])).startswith("data:image/jpeg")
+    True
+    """
+    mime = "image/jpeg" if image[:3] == b"\xff\xd8\xff" else "image/png"
+    return f"data:{mime};base64," + base64.b64encode(image).decode("ascii")
+
 
 
 def sparkline_svg(values: np.ndarray | None = None, *, lo: np.ndarray | None = None,

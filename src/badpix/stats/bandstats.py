@@ -56,3 +56,41 @@ class BandStats:
     @property
     def shape(self) -> tuple[int, int]:
         return self.mean.shape
+
+    @classmethod
+    def from_moments(cls, name: str, n_frames: int, dtype: np.dtype | str, moments: dict,
+                     median: np.ndarray | None = None) -> BandStats:
+        """From finalized moments (a dict as :meth:`MomentAccumulator.finalize` returns) and a median.
+
+        >>> from badpix.stats.moments import MomentAccumulator
+        >>> m = MomentAccumulator((1, 2), np.uint8).update(np.array([[[1, 2]], [[3, 2]]], np.uint8))
+        >>> s = BandStats.from_moments("b", 2, np.uint8, m.finalize())
+        >>> s.mean.tolist(), s.value_range
+        ([[2.0, 2.0]], (0.0, 255.0))
+        """
+        lo = hi = 0.0
+        if np.dtype(dtype).kind not in "iub":  # integers: the dtype's range, no pass over data
+            with np.errstate(invalid="ignore"):
+                lo = float(np.nanmin(moments["min"])) if np.isfinite(moments["min"]).any() \
+                    else 0.0
+                hi = float(np.nanmax(moments["max"])) if np.isfinite(moments["max"]).any() \
+                    else 0.0
+        stats = cls(name=name, n_frames=n_frames, dtype=np.dtype(dtype), count=moments["count"],
+                    mean=moments["mean"], var=moments["var"], min=moments["min"],
+                    max=moments["max"], median=median, value_range=value_range(dtype, lo, hi))
+        if "std" in moments:
+            stats.set_std(moments["std"])
+        return stats
+
+
+def value_range(dtype: np.dtype | str, lo: float, hi: float) -> tuple[float, float]:
+    """The data range: the dtype's for integers, the observed one (``lo, hi``) for floats.
+
+    >>> value_range(np.uint8, 3, 9), value_range(np.float32, 3, 9)
+    ((0.0, 255.0), (3.0, 9.0))
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind in "iub":
+        info = np.iinfo(dtype) if dtype.kind != "b" else None
+        return (0.0, 1.0) if info is None else (float(info.min), float(info.max))
+    return (float(lo), float(hi))

@@ -32,10 +32,14 @@ on with ``persistence = 0.9``; the change point is exact on the same data.)
 
 Outputs of ``finalize()``, besides the persistence fractions:
 
-``onset_frame``     stack frame index (file order) of the onset frame, -1 if none;
-``onset_rank``      its position in capture-time order, -1 if none;
+``onset_frame``     0-based position of the onset frame in capture-time order (what a
+                    user counts: 17 is the 18th photo taken), -1 if none;
+``onset_index``     its stack frame index (file order: ``reader.frame_label(i)`` names
+                    the file), -1 if none;
 ``onset_fraction``  fraction of stand-out frames from the onset to the last frame (float32);
 ``onset_time``      capture time of the onset frame (s, as the reader gives it), NaN if none.
+
+Without capture times both orders are the file order and the two indices agree.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
@@ -46,6 +50,11 @@ Outputs of ``finalize()``, besides the persistence fractions:
 >>> out = acc.finalize()
 >>> int(out["onset_frame"][2, 3]), int(out["onset_frame"][0, 0])
 (12, -1)
+>>> acc = OnsetAccumulator((6, 6), np.uint8, 20, times=np.arange(20.0)[::-1])  # filed backwards
+>>> acc.update(frames[::-1].copy(), 0)    # hot in files 0..7: the last 8 captures
+>>> out = acc.finalize()
+>>> int(out["onset_frame"][2, 3]), int(out["onset_index"][2, 3])
+(12, 7)
 """
 
 from __future__ import annotations
@@ -213,7 +222,8 @@ class OnsetAccumulator(PersistenceAccumulator):
         rank, frac, frame, otime = _onset_outputs(self.bits, n, self.params.persistence,
                                                   self.params.onset_min_frames, self.order,
                                                   times)
-        out.update(onset_frame=frame, onset_rank=rank, onset_fraction=frac, onset_time=otime)
+        # onset_frame counts captures (what onset_time follows); onset_index names the file
+        out.update(onset_frame=rank, onset_index=frame, onset_fraction=frac, onset_time=otime)
         return out
 
     def state(self) -> dict[str, np.ndarray]:

@@ -36,11 +36,20 @@ Example
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+from .._duck import like as _like
+from .._duck import values as _values
 from ..errors import ParameterError
 from . import _kernels as K
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+#: a numpy image, or an ``xarray.DataArray`` that comes back with its coords and attrs
+ImageT = TypeVar("ImageT", np.ndarray, "xr.DataArray")
 
 #: scipy.ndimage mode -> numpy.pad mode (the two libraries name reflections differently)
 _PAD_MODES = {"reflect": "symmetric", "nearest": "edge", "mirror": "reflect",
@@ -51,8 +60,12 @@ _NETWORK_MAX = 64
 
 
 def _sizes(size: int | tuple[int, int]) -> tuple[int, int]:
-    ky, kx = (size, size) if np.isscalar(size) else tuple(size)
-    ky, kx = int(ky), int(kx)
+    pair = np.atleast_1d(np.asarray(size)).tolist()
+    if len(pair) == 1:
+        pair = pair * 2
+    if len(pair) != 2:
+        raise ParameterError(f"filter size must be one or two numbers, got {size}")
+    ky, kx = int(pair[0]), int(pair[1])
     if ky < 1 or kx < 1:
         raise ParameterError(f"filter size must be positive, got {size}")
     return ky, kx
@@ -69,7 +82,7 @@ def _check(img: np.ndarray, mode: str) -> np.ndarray:
 
 def _pad(img: np.ndarray, ky: int, kx: int, mode: str, cval: float) -> np.ndarray:
     widths = ((ky // 2, ky - 1 - ky // 2), (kx // 2, kx - 1 - kx // 2))
-    pm = _PAD_MODES[mode]
+    pm: Any = _PAD_MODES[mode]  # a numpy pad mode name
     if pm == "constant":
         return np.pad(img, widths, mode="constant", constant_values=cval)
     return np.pad(img, widths, mode=pm)
@@ -178,7 +191,7 @@ def merge_network(groups: tuple[int, ...], rank: int | None) -> tuple[np.ndarray
 def _source_index(n: int, k: int, mode: str) -> np.ndarray:
     """Source index of every position of an axis padded for a ``k`` window; -1: ``cval``."""
     widths = (k // 2, k - 1 - k // 2)
-    pm = _PAD_MODES[mode]
+    pm: Any = _PAD_MODES[mode]
     kw = {"constant_values": -1} if pm == "constant" else {}
     return np.pad(np.arange(n, dtype=np.int64), widths, mode=pm, **kw)
 
@@ -187,9 +200,19 @@ def _source_index(n: int, k: int, mode: str) -> np.ndarray:
 _CHUNK = 128
 
 
-def local_median(img: np.ndarray, size: int | tuple[int, int] = 5, mode: str = "reflect",
-                 cval: float = 0.0) -> np.ndarray:
+def local_median(img: ImageT, size: int | tuple[int, int] = 5, mode: str = "reflect",
+                 cval: float = 0.0) -> ImageT:
     """Median over a ``size`` window around each pixel, NaN ignored, as float64.
+
+    Parameters
+    ----------
+    img
+        A 2-D image: a numpy array or an ``xarray.DataArray`` (the result is then a
+        DataArray with the same dims, coords, name and attrs).
+    size
+        Window rows and columns (an int: square).
+    mode, cval
+        Edge mode of :mod:`scipy.ndimage` and the value outside for ``"constant"``.
 
     Examples
     --------
@@ -197,6 +220,11 @@ def local_median(img: np.ndarray, size: int | tuple[int, int] = 5, mode: str = "
     >>> local_median(np.array([[1.0, 9.0, 2.0]]), (1, 3), mode="nearest").tolist()
     [[1.0, 2.0, 2.0]]
     """
+    return _like(img, _local_median(_values(img), size, mode, cval))
+
+
+def _local_median(img: np.ndarray, size: int | tuple[int, int], mode: str, cval: float
+                  ) -> np.ndarray:
     img = _check(img, mode)
     ky, kx = _sizes(size)
     data = np.ascontiguousarray(img, dtype=np.float64)  # read only: no copy of float64 input
@@ -300,34 +328,61 @@ def _box_moments(img: np.ndarray, size: int | tuple[int, int], mode: str, cval: 
     return mean0 + offset, var
 
 
-def local_mean(img: np.ndarray, size: int | tuple[int, int] = 3, mode: str = "reflect",
-               cval: float = 0.0) -> np.ndarray:
+def local_mean(img: ImageT, size: int | tuple[int, int] = 3, mode: str = "reflect",
+               cval: float = 0.0) -> ImageT:
     """Mean of the non-NaN values in a ``size`` window around each pixel (float64).
 
+    Parameters
+    ----------
+    img, size, mode, cval
+        As for :func:`local_median` (a DataArray comes back as one, coords and attrs kept).
+
+    Examples
+    --------
     >>> import numpy as np
     >>> local_mean(np.array([[1.0, np.nan, 3.0]]), (1, 3), mode="nearest").tolist()
     [[1.0, 2.0, 3.0]]
     """
-    return _box_moments(img, size, mode, cval, need_var=False)[0]
+    return _like(img, _box_moments(_values(img), size, mode, cval, need_var=False)[0])
 
 
-def local_variance(img: np.ndarray, size: int | tuple[int, int] = 3, mode: str = "reflect",
-                   cval: float = 0.0) -> np.ndarray:
+def local_variance(img: ImageT, size: int | tuple[int, int] = 3, mode: str = "reflect",
+                   cval: float = 0.0) -> ImageT:
     """Population variance of the non-NaN values in a ``size`` window (float64).
 
+    A DataArray's ``units`` attribute is squared.
+
+    Parameters
+    ----------
+    img, size, mode, cval
+        As for :func:`local_median` (a DataArray comes back as one, coords and attrs kept).
+
+    Examples
+    --------
     >>> import numpy as np
     >>> local_variance(np.array([[1.0, 3.0, 5.0]]), (1, 3), mode="nearest")[0, 1]
     np.float64(2.6666666666666665)
     """
-    return _box_moments(img, size, mode, cval, need_var=True)[1]
+    var = _box_moments(_values(img), size, mode, cval, need_var=True)[1]
+    assert var is not None
+    return _like(img, var, squared_units=True)
 
 
-def local_std(img: np.ndarray, size: int | tuple[int, int] = 3, mode: str = "reflect",
-              cval: float = 0.0) -> np.ndarray:
+def local_std(img: ImageT, size: int | tuple[int, int] = 3, mode: str = "reflect",
+              cval: float = 0.0) -> ImageT:
     """Population standard deviation of the non-NaN values in a ``size`` window (float64).
 
+    Parameters
+    ----------
+    img, size, mode, cval
+        As for :func:`local_median` (a DataArray comes back as one, coords and attrs kept).
+
+    Examples
+    --------
     >>> import numpy as np
     >>> float(local_std(np.array([[1.0, 3.0]]), (1, 2), mode="nearest")[0, 1])
     1.0
     """
-    return np.sqrt(local_variance(img, size, mode, cval))
+    var = _box_moments(_values(img), size, mode, cval, need_var=True)[1]
+    assert var is not None
+    return _like(img, np.sqrt(var))

@@ -1,0 +1,345 @@
+"""The scan plan: every decision about *how* a scan runs, made once, by one pure function.
+
+:func:`make_plan` looks at the stack (the traits its reader declares, the frame
+shape and dtype, the bands), the memory budget and the executor's thread count
+and decides:
+
+* the **work units**: row strips over every frame (where the reader reads rows
+  alone and the exact median is wanted: moments and median of a strip come from one
+  fused pass) or frame ranges (every other input);
+* whether the **median** is collected and where its frames go (inside the strips;
+  in memory or spilled to disk by the local streaming pass; a store of frame files
+  that tile units read on a cluster; the checkpoint's state folder);
+* which **accumulators** run: the moments always, persistence + onset for photo
+  series (:attr:`Reader.is_photo_series`) unless told otherwise;
+* how many **frames per unit** (and per read block within one).
+
+The executors (:mod:`badpix.engine.local`, :mod:`badpix.engine.dask`) only carry the
+plan out; ``badpix scan --plan`` prints it and ``summary.json`` records it.
+
+``memory_limit`` means one thing everywhere: the bytes of frames the whole scan may
+hold at once for the median and the strips, over all the units in flight (the local
+streaming pass: the median's frames; local strips: two strips, one read while the
+other is computed; a cluster: one unit per thread; a checkpointed scan: the final
+median's tile).  Results never depend on it, only memory and speed do.
+
+Example
+-------
+>>> import numpy as np, tempfile, pathlib
+>>> from badpix import open_stack
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> for i in range(5):
+...     np.save(d / f"f_{i}.npy", np.full((64, 8), i, np.uint16))
+>>> plan = make_plan(open_stack(d))
+>>> plan.unit, plan.median, plan.accumulators, plan.strips
+('strips', 'strips', ('moments',), (('ch0', ((0, 32), (32, 64))),))
+>>> make_plan(open_stack(d), median=False).unit
+'frames'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import ParameterError
+from ..stack import Stack
+from ..stats.base import AccumulatorFactory
+from .partition import (
+    DEFAULT_CHECKPOINT_MEDIAN_MEMORY,
+    DEFAULT_TASK_MEMORY,
+    LOCAL_STRIP_BYTES,
+    STRIP_MIN_ROWS,
+    STRIP_OUTPUTS,
+    choose_block_frames,
+    chunk_ranges,
+    default_frames_per_task,
+    plan_strips,
+    plan_tiles,
+    stack_block_frames,
+    tiles_frame,
+)
+
+__all__ = ["STRIP_MIN_ROWS", "STRIP_OUTPUTS", "ScanPlan", "chunk_ranges", "choose_block_frames",
+           "extra_factories", "make_plan", "plan_strips", "plan_tiles", "stack_block_frames",
+           "tiles_frame"]
+
+#: the executors a plan can be made for
+EXECUTORS = ("local", "dask")
+
+Ranges = tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
+class ScanPlan:
+    """How one scan runs; printable (``str``) and serialisable (:meth:`to_dict`).
+
+    Attributes
+    ----------
+    executor
+        ``"local"`` (threads in this process) or ``"dask"`` (a cluster).
+    photo
+        The reader declared a photo series (:attr:`Reader.is_photo_series`).
+    unit
+        ``"strips"`` (band rows over every frame) or ``"frames"`` (frame ranges).
+    strips
+        ``((band, ((r0, r1), ...)), ...)`` for strip units, else ``()``.
+    frame_ranges
+        ``((start, stop), ...)`` of the frame units, else ``()``.
+    block_frames
+        Frames per read block within a frame unit (0 for strips).
+    median
+        ``"none"``, ``"strips"`` (each strip computes it), ``"memory"`` / ``"spill"``
+        (the local pass keeps every frame in memory / on disk), ``"store"`` (frame
+        units write frame files that median tile units read) or ``"state"`` (the
+        checkpoint's frame store in ``OUT/state/``).
+    accumulators
+        ``"moments"`` plus the extra accumulators' names (``"onset"``: persistence and
+        onset of photo series).
+    moments_over_frames
+        The bands tile every frame: the moments run once over whole frames and each
+        band's are a view (:func:`tiles_frame`).
+    unit_memory
+        Bytes of frames one unit (strip, median tile) may hold.
+    memory_limit
+        The budget the plan was made with (``None``: the defaults).
+    threads
+        Units computed at once.
+    checkpoint_every
+        Frames between checkpoints (``None``: not checkpointed).
+    """
+
+    executor: str
+    photo: bool
+    unit: str
+    strips: tuple[tuple[str, Ranges], ...]
+    frame_ranges: Ranges
+    block_frames: int
+    median: str
+    accumulators: tuple[str, ...]
+    moments_over_frames: bool
+    unit_memory: int
+    memory_limit: int | None
+    threads: int
+    checkpoint_every: int | None = None
+
+    @property
+    def n_units(self) -> int:
+        return sum(len(s) for _, s in self.strips) if self.unit == "strips" \
+            else len(self.frame_ranges)
+
+    @property
+    def collects_median(self) -> bool:
+        return self.median != "none"
+
+    @property
+    def extras(self) -> tuple[str, ...]:
+        return tuple(a for a in self.accumulators if a != "moments")
+
+    def strip_plans(self) -> dict[str, list[tuple[int, int]]]:
+        """``{band: [(r0, r1), ...]}`` of the strip units."""
+        return {name: list(strips) for name, strips in self.strips}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: tuples become lists; :meth:`from_dict` reverses it."""
+        d = dataclasses.asdict(self)
+        return json.loads(json.dumps(d))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ScanPlan:
+        def ranges(x: Any) -> Ranges:
+            return tuple((int(a), int(b)) for a, b in x)
+
+        d = dict(d)
+        d["strips"] = tuple((str(n), ranges(s)) for n, s in d["strips"])
+        d["frame_ranges"] = ranges(d["frame_ranges"])
+        d["accumulators"] = tuple(d["accumulators"])
+        return cls(**d)
+
+    def __str__(self) -> str:
+        if self.unit == "strips":
+            units = ", ".join(f"{name}: {len(s)} strips of ~{s[0][1] - s[0][0]} rows"
+                              for name, s in self.strips)
+        else:
+            sizes = sorted({b - a for a, b in self.frame_ranges})
+            units = (f"{len(self.frame_ranges)} frame ranges of "
+                     f"{'/'.join(map(str, sizes[-2:]))} frames, read in blocks of "
+                     f"{self.block_frames}")
+        lines = [
+            f"executor      {self.executor} ({self.threads} thread(s))",
+            f"input         {'photo series' if self.photo else 'sensor frames'}",
+            f"units         {self.unit}: {units}",
+            f"median        {self.median}",
+            f"accumulators  {', '.join(self.accumulators)}"
+            + (" (moments over whole frames)" if self.moments_over_frames else ""),
+            f"memory        {_size(self.unit_memory)} per unit"
+            + ("" if self.memory_limit is None else f" (limit {_size(self.memory_limit)})"),
+        ]
+        if self.checkpoint_every is not None:
+            lines.append(f"checkpoint    every {self.checkpoint_every} frames")
+        return "\n".join(lines)
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)  # pragma: no cover
+
+
+def _accumulator_names(stack: Stack, extras: bool | Sequence[AccumulatorFactory] | None
+                       ) -> tuple[str, ...]:
+    if extras is None:
+        extras = stack.reader.is_photo_series
+    if isinstance(extras, bool):
+        return ("moments", "onset") if extras else ("moments",)
+    return ("moments", *(getattr(f, "__name__", type(f).__name__) for f in extras))
+
+
+def extra_factories(plan: ScanPlan, stack: Stack,
+                    given: Sequence[AccumulatorFactory] | None = None
+                    ) -> list[AccumulatorFactory]:
+    """The extra accumulator factories the plan names: ``given`` ones, else onset's.
+
+    The onset accumulator orders frames by the reader's capture times (EXIF) and
+    also yields the persistence fractions, so it replaces the persistence one.
+    """
+    if given is not None and not isinstance(given, bool):
+        return list(given)
+    if "onset" not in plan.accumulators:
+        return []
+    from ..stats.onset import make_onset_factory
+
+    return [make_onset_factory(stack.reader.frame_times())]
+
+
+def make_plan(
+    stack: Stack,
+    *,
+    memory_limit: int | None = None,
+    executor: str = "local",
+    threads: int = 1,
+    median: bool | None = None,
+    extras: bool | Sequence[AccumulatorFactory] | None = None,
+    block_frames: int | None = None,
+    frames_per_task: int | None = None,
+    strips: bool | None = None,
+    checkpoint_every: int | None = None,
+    available: int | None = None,
+) -> ScanPlan:
+    """Decide how ``stack`` is scanned (see the module docstring); no side effect.
+
+    Parameters
+    ----------
+    memory_limit
+        Bytes of frames the scan may hold at once (module docstring); ``None``: defaults.
+    executor, threads
+        ``"local"`` or ``"dask"``, and how many units run at once (a cluster's threads).
+    median
+        Collect the exact temporal median; ``None``: unless the input is a photo series
+        (its pixels' median is scene content, and only OUTLIER uses it).
+    extras
+        Extra accumulators: ``None`` by the reader's trait (persistence + onset for
+        photo series), ``True``/``False``, or a list of factories.
+    block_frames, frames_per_task
+        Frames per read block / per frame unit (given: always frame units).
+    strips
+        ``None``: strips where they fit (module docstring); ``False``: never;
+        ``True``: strips or :class:`~badpix.errors.ParameterError`.
+    checkpoint_every
+        Checkpoint every N frames (rounded up to whole blocks): frame units of one
+        block, the frames kept in the state folder for the median.
+    available
+        Available memory in bytes (``None``: asked from the system when needed).
+    """
+    if executor not in EXECUTORS:
+        raise ParameterError(f"unknown executor {executor!r}; choose one of "
+                             f"{', '.join(EXECUTORS)}")
+    if frames_per_task is not None and int(frames_per_task) < 1:
+        raise ParameterError("frames_per_task must be at least 1")
+    if checkpoint_every is not None and int(checkpoint_every) < 1:
+        raise ParameterError("--checkpoint-every must be at least 1")
+    threads = max(1, int(threads))
+    n = stack.n_frames
+    dtype = np.dtype(stack.dtype)
+    photo = bool(stack.reader.is_photo_series)
+    accs = _accumulator_names(stack, extras)
+    with_median = (not photo) if median is None else bool(median)
+    band_pixels = sum(int(np.prod(b.shape)) for b in stack.bands)
+    common = dict(executor=executor, photo=photo, accumulators=accs, memory_limit=memory_limit,
+                  threads=threads)
+    no_extras = len(accs) == 1
+
+    if checkpoint_every is not None:
+        if executor != "local":
+            raise ParameterError("--resume/--add/--checkpoint-every run on the local "
+                                 "executor; drop --workers/--scheduler")
+        block = min(block_frames or stack_block_frames(stack), int(checkpoint_every))
+        every = -(-int(checkpoint_every) // block) * block  # a resume re-reads the same blocks
+        return ScanPlan(unit="frames", strips=(), block_frames=block,
+                        frame_ranges=tuple(chunk_ranges(n, block)),
+                        median="state" if with_median else "none", moments_over_frames=False,
+                        unit_memory=int(memory_limit or DEFAULT_CHECKPOINT_MEDIAN_MEMORY),
+                        checkpoint_every=every, **common)
+
+    if executor == "local":
+        budget = LOCAL_STRIP_BYTES if memory_limit is None else min(LOCAL_STRIP_BYTES,
+                                                                     int(memory_limit) // 2)
+        # floats stream: their moments in a strip's fused kernel gain nothing here
+        if strips is not False and block_frames is None and no_extras and with_median \
+                and dtype.kind in "iu":
+            plans = plan_strips(stack, budget, 1)
+            if plans is not None:
+                return _strip_plan(plans, budget, **common)
+        block = block_frames or stack_block_frames(stack)
+        median_where = "none"
+        if with_median:
+            if memory_limit is None:
+                if available is None:
+                    from ..io.base import available_memory
+
+                    available = available_memory()
+                memory_limit_ = int(0.25 * available)
+            else:
+                memory_limit_ = int(memory_limit)
+            median_where = "spill" if n * band_pixels * dtype.itemsize > memory_limit_ \
+                else "memory"
+        return ScanPlan(unit="frames", strips=(), frame_ranges=tuple(chunk_ranges(n, block)),
+                        block_frames=block, median=median_where,
+                        moments_over_frames=tiles_frame(stack), unit_memory=budget, **common)
+
+    # dask
+    per_task = DEFAULT_TASK_MEMORY if memory_limit is None else max(1, int(memory_limit)
+                                                                     // threads)
+    if strips or (strips is None and frames_per_task is None and no_extras and with_median):
+        plans = plan_strips(stack, per_task, threads)
+        if plans is None and strips:
+            raise ParameterError("strip tasks need a reader that reads rows alone (.npy, "
+                                 "unfiltered HDF5), no --skip-bad, and strips of at least "
+                                 f"{STRIP_MIN_ROWS} rows within the memory limit")
+        if plans is not None:
+            if not no_extras:
+                raise ParameterError("strip tasks run no extra accumulators")
+            return _strip_plan(plans, per_task, **common)
+    block = choose_block_frames(stack.frame_nbytes, n)
+    ranges = chunk_ranges(n, int(frames_per_task) if frames_per_task else
+                          default_frames_per_task(n, stack.frame_nbytes, block, threads,
+                                                  band_pixels),
+                          nthreads=1 if frames_per_task else threads)
+    block = min(block, max((e - s for s, e in ranges), default=1))
+    return ScanPlan(unit="frames", strips=(), frame_ranges=tuple(ranges), block_frames=block,
+                    median="store" if with_median else "none", moments_over_frames=False,
+                    unit_memory=per_task, **common)
+
+
+def _strip_plan(plans: dict[str, list[tuple[int, int]]], budget: int, **common: Any
+                ) -> ScanPlan:
+    return ScanPlan(unit="strips", strips=tuple((k, tuple(v)) for k, v in plans.items()),
+                    frame_ranges=(), block_frames=0, median="strips",
+                    moments_over_frames=False, unit_memory=budget, **common)

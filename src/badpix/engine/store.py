@@ -1,0 +1,206 @@
+"""Frame stores: one band's frames in a raw frame-major file, and the tiled exact median.
+
+The frame units of a cluster write their frames to stores that the median tile units
+read (:mod:`badpix.engine.dask`); a checkpointed scan appends every frame to one in
+``OUT/state/`` so its median needs no second pass over the inputs
+(:mod:`badpix.engine.state`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError, OutputError
+from ..layout import Band
+from ..stats.base import Accumulator
+from ..stats.moments import MomentAccumulator
+from .plan import plan_tiles
+
+__all__ = ["FrameStore", "StoreMedian", "tiled_median", "update_bands"]
+
+
+class FrameStore:
+    """One band's frames in a raw file, frame-major: frame ``k`` at byte ``k * h * w * itemsize``.
+
+    Writing a block of frames is one contiguous ``pwrite`` (fast, and safe from
+    several processes writing disjoint frame ranges: the Dask engine does
+    that); reading a spatial tile over all frames is one ``pread`` per frame
+    (per row when the tile is narrower than the band).
+
+    >>> import numpy as np, tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "b.raw"
+    >>> st = FrameStore(p, (2, 3), np.uint16, create=True)
+    >>> st.write(0, np.arange(12, dtype=np.uint16).reshape(2, 2, 3))
+    >>> st.read_tile(np.arange(2), (0, 2, 1, 3))[:, 1]
+    array([[ 4,  5],
+           [10, 11]], dtype=uint16)
+    >>> st.close()
+    """
+
+    def __init__(self, path: str | os.PathLike, shape: tuple[int, int], dtype: np.dtype | str,
+                 create: bool = False):
+        self.path = Path(path)
+        self.shape = (int(shape[0]), int(shape[1]))
+        self.dtype = np.dtype(dtype)
+        self.frame_bytes = self.shape[0] * self.shape[1] * self.dtype.itemsize
+        flags = os.O_RDWR | (os.O_CREAT if create else 0)
+        try:
+            self._fd = os.open(self.path, flags, 0o644)
+        except OSError as exc:
+            raise OutputError(f"{self.path}: cannot open frame store ({exc.strerror})") from None
+        self._buf: np.ndarray | None = None
+
+    def write(self, index: int, frames: np.ndarray) -> None:
+        """Write frames ``(k, h, w)`` (any strides) as frames ``index .. index + k - 1``."""
+        k = frames.shape[0]
+        if k == 0:
+            return
+        if frames.flags.c_contiguous and frames.dtype == self.dtype:
+            data = frames
+        else:
+            # reuse one contiguous buffer: fresh memory per block is slow on these VMs
+            if self._buf is None or self._buf.shape[0] < k:
+                self._buf = np.empty((k, *self.shape), self.dtype)
+            data = self._buf[:k]
+            np.copyto(data, frames, casting="no")
+        view = memoryview(data.reshape(-1)).cast("B")
+        offset = index * self.frame_bytes
+        while len(view):
+            done = os.pwrite(self._fd, view, offset)
+            view = view[done:]
+            offset += done
+
+    def read_tile(self, slots: np.ndarray, tile: tuple[int, int, int, int],
+                  out: np.ndarray | None = None) -> np.ndarray:
+        """Pixels ``[r0:r1, c0:c1]`` of the frames at ``slots`` as ``(len(slots), r1-r0, c1-c0)``."""
+        r0, r1, c0, c1 = tile
+        h, w = self.shape
+        isz = self.dtype.itemsize
+        shape = (len(slots), r1 - r0, c1 - c0)
+        if out is None:
+            out = np.empty(shape, self.dtype)
+        else:
+            out = out.reshape(-1)[: int(np.prod(shape))].reshape(shape)
+        full_rows = c0 == 0 and c1 == w
+        for j, slot in enumerate(np.asarray(slots, np.int64)):
+            base = int(slot) * self.frame_bytes
+            if full_rows:  # the tile is one contiguous run of this frame
+                self._pread_into(out[j], base + r0 * w * isz)
+            else:
+                for r in range(r0, r1):
+                    self._pread_into(out[j, r - r0], base + (r * w + c0) * isz)
+        return out
+
+    def _pread_into(self, arr: np.ndarray, offset: int) -> None:
+        view = memoryview(arr.reshape(-1)).cast("B")
+        while len(view):
+            got = os.preadv(self._fd, [view], offset)
+            if got <= 0:
+                raise InputError(self.path, "frame store is shorter than its manifest says")
+            view = view[got:]
+            offset += got
+
+    def truncate(self, n_frames: int) -> None:
+        """Drop frames from ``n_frames`` on (frames written after the last checkpoint)."""
+        os.ftruncate(self._fd, n_frames * self.frame_bytes)
+
+    def reserve(self, n_frames: int) -> None:
+        """Make the file ``n_frames`` long (sparse) so that writers can fill it in any order."""
+        if os.fstat(self._fd).st_size < n_frames * self.frame_bytes:
+            os.ftruncate(self._fd, n_frames * self.frame_bytes)
+
+    def sync(self) -> None:
+        os.fsync(self._fd)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> FrameStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+def update_bands(bands: Sequence[Band], frames: np.ndarray, first_index: int,
+                 accs: dict[str, tuple[MomentAccumulator, list[Accumulator]]],
+                 stores: dict[str, FrameStore],
+                 slot: int) -> None:
+    """Feed a block of frames to every band's accumulators and store it from ``slot`` on.
+
+    The step the checkpointed and the Dask engines share: ``accs`` maps a band name
+    to ``(moments, extra accumulators)``; ``first_index`` is the block's first stack
+    frame (the extra accumulators order frames by it).
+    """
+    for b in bands:
+        view = b.view(frames)
+        moments, extras = accs[b.name]
+        moments.update(view)
+        for acc in extras:
+            acc.update(view, first_index)
+        store = stores.get(b.name)
+        if store is not None:
+            store.write(slot, view)
+
+
+def tiled_median(store: FrameStore, slots: np.ndarray, budget: int,
+                 out: np.ndarray | None = None) -> np.ndarray:
+    """Exact temporal median (numpy's definition, NaN ignored) of the frames at ``slots``.
+
+    Holds at most ``budget`` bytes of frames (one tile) in memory.
+
+    >>> import numpy as np, tempfile, pathlib
+    >>> st = FrameStore(pathlib.Path(tempfile.mkdtemp()) / "m.raw", (4, 4), np.uint8, create=True)
+    >>> x = np.random.default_rng(0).integers(0, 255, (5, 4, 4), dtype=np.uint8)
+    >>> st.write(0, x)
+    >>> bool(np.array_equal(tiled_median(st, np.arange(5), 200), np.median(x, axis=0)))
+    True
+    """
+    from ..stats.median import temporal_median
+
+    h, w = store.shape
+    if out is None:
+        out = np.empty((h, w), np.float64)
+    tiles = plan_tiles(len(slots), store.shape, store.dtype.itemsize, budget)
+    largest = max((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in tiles)
+    buf = np.empty(len(slots) * largest, store.dtype)  # one buffer for every tile
+    for tile in tiles:
+        r0, r1, c0, c1 = tile
+        frames = store.read_tile(slots, tile, buf)
+        out[r0:r1, c0:c1] = temporal_median(frames)
+    return out
+
+
+class StoreMedian:
+    """A median sink on a :class:`FrameStore`: frames are appended from ``slot`` on and
+    the median is computed tile by tile at the end (``budget`` bytes of frames at once).
+
+    ``median=False``: the frames are stored (a later resume may ask for the median) but
+    :meth:`finalize` returns None.
+    """
+
+    def __init__(self, store: FrameStore, slot: int, budget: int, median: bool = True):
+        self.store, self.slot, self.budget, self.median = store, int(slot), int(budget), median
+
+    def update(self, frames: np.ndarray) -> None:
+        self.store.write(self.slot, frames)
+        self.slot += len(frames)
+
+    def finalize(self) -> np.ndarray | None:
+        if not self.median or not self.slot:
+            return None
+        return tiled_median(self.store, np.arange(self.slot, dtype=np.int64), self.budget)
+
+    def close(self) -> None:
+        self.store.close()
