@@ -138,9 +138,7 @@ def test_late_imports_count():
 
 
 #: areas whose circles are not fixed here: xfail (strict: the mark goes when it is fixed)
-KNOWN = {
-    "io": "io/base.py <-> io/_load_all.py: the reader registry is replaced by another engineer",
-}
+KNOWN: dict[str, str] = {}
 AREAS = ("cli", "detect", "engine", "io", "photo", "repair", "report", "stats", "other")
 
 

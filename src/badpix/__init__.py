@@ -11,11 +11,9 @@ The heavy subpackages (statistics kernels, Dask, plotting) load on first use.
 
 from __future__ import annotations
 
-import importlib
 import os
 from typing import TYPE_CHECKING, Any
 
-from ._version import __version__
 from .errors import BadpixError
 from .layout import Band, Layout, load_layout
 from .stack import Stack, open_stack
@@ -31,6 +29,7 @@ if TYPE_CHECKING:
     from .io.memory import Dims
 
 _LAZY = {
+    "__version__": "badpix._version",  # importlib.metadata costs ~25 ms; only --version needs it
     "run_scan": "badpix.engine",
     "scan_stack": "badpix.engine",
     "ScanResult": "badpix.engine",
@@ -146,14 +145,15 @@ def scan(
                     **rule_params).to_dataset()
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name in _LAZY:
+        import importlib
+
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'badpix' has no attribute {name!r}")
 
 
-__all__ = ["BadpixError", "Band", "Layout", "Stack", "__version__", "load_layout", "open_stack",
-           "scan", *_LAZY]
+__all__ = ["BadpixError", "Band", "Layout", "Stack", "load_layout", "open_stack", "scan", *_LAZY]
 
 
 def __dir__() -> list[str]:

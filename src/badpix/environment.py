@@ -150,8 +150,8 @@ class ReaderStatus:
 
 def reader_status() -> list[ReaderStatus]:
     """Every registered reader with whether its packages import, most common first."""
-    from .io.base import reader_registry
     from .io.open import PIP_NAMES, READER_NEEDS
+    from .io.registry import reader_registry
 
     out = []
     for cls in sorted(reader_registry(), key=lambda c: c.format_name):

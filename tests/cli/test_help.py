@@ -4,9 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from badpix.cli import app, main
+from badpix.cli import COMMANDS as TABLE
+from badpix.cli import _installed, main
 
-COMMANDS = sorted(c.name for c in app.registered_commands)
+COMMANDS = sorted(name for name, module, _ in TABLE if _installed(module))
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
 

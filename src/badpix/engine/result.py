@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import xarray as xr
 
 from .._version import __version__
 from ..detect.flags import CLASSES, flag_names
@@ -15,6 +14,9 @@ from ..io.base import GeoRef, SkippedFrame
 from ..layout import Band, Layout
 from ..stack import Stack
 from ..stats.bandstats import BandStats
+
+if TYPE_CHECKING:  # xarray (and pandas) cost ~0.4 s: imported by to_dataset only
+    import xarray as xr
 
 
 @dataclass

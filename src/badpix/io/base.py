@@ -7,13 +7,13 @@ after the reader (layouts, statistics, rules, writers) sees frames of shape
 ``(rows, cols, channels)``: grey images have one channel.
 
 New formats are one module: subclass :class:`Reader`, implement
-:meth:`Reader.can_open`, ``__init__``, :meth:`Reader.read_frame`, and decorate
-the class with :func:`register_reader`.
+:meth:`Reader.can_open`, ``__init__``, :meth:`Reader.read_frame`, and add an
+entry to the table in :mod:`badpix.io.registry` (or decorate the class with
+:func:`badpix.io.registry.register_reader`).
 """
 
 from __future__ import annotations
 
-import glob
 import os
 import re
 from abc import ABC, abstractmethod
@@ -29,10 +29,7 @@ from ..errors import InputError, MemoryBudgetError
 __all__ = [
     "GeoRef",
     "Reader",
-    "register_reader",
-    "reader_registry",
     "natural_key",
-    "resolve_inputs",
     "check_allocation",
     "split_dataset_path",
 ]
@@ -220,22 +217,6 @@ class Reader(ABC):
         return state
 
 
-_REGISTRY: list[type[Reader]] = []
-
-
-def register_reader(cls: type[Reader]) -> type[Reader]:
-    """Class decorator adding a reader to the registry (later registrations win ties)."""
-    _REGISTRY.append(cls)
-    return cls
-
-
-def reader_registry() -> list[type[Reader]]:
-    """Registered reader classes, most specific first."""
-    from . import _load_all  # noqa: F401 - registers the built-in readers
-
-    return list(reversed(_REGISTRY))
-
-
 _NUMBER = re.compile(r"\d+")
 
 
@@ -269,42 +250,6 @@ def split_dataset_path(spec: str) -> tuple[str, str | None]:
     if sep and head and tail and not re.fullmatch(r"[A-Za-z]", head):
         return head, tail
     return spec, None
-
-
-def resolve_inputs(spec: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Path]:
-    """Expand a folder, glob pattern, file or list of files into files in frame order.
-
-    Raises :class:`InputError` for a missing path or a folder/glob with no files.
-    """
-    if isinstance(spec, (list, tuple)):
-        paths = [Path(p) for p in spec]
-        for p in paths:
-            if not p.is_file():
-                raise InputError(p, "no such file")
-        return paths
-    text = os.fspath(spec)
-    p = Path(text)
-    if p.is_dir() and any((p / m).is_file() for m in ("zarr.json", ".zarray", ".zgroup")):
-        return [p]  # a zarr store is one source, not a folder of frame files
-    if p.is_dir():
-        files = [q for q in p.iterdir() if q.is_file() and not q.name.startswith(".")]
-        known = _known_suffixes()
-        files = [q for q in files if "".join(q.suffixes[-1:]).lower() in known]
-        if not files:
-            raise InputError(p, "folder holds no frame files (" + ", ".join(sorted(known)) + ")")
-        return sorted(files, key=natural_key)
-    if p.is_file():
-        return [p]
-    if any(ch in text for ch in "*?["):
-        files = [Path(q) for q in glob.glob(text) if Path(q).is_file()]
-        if not files:
-            raise InputError(text, "pattern matches no files")
-        return sorted(files, key=natural_key)
-    raise InputError(text, "no such file or folder")
-
-
-def _known_suffixes() -> set[str]:
-    return {s for cls in reader_registry() for s in cls.suffixes}
 
 
 def available_memory() -> int:

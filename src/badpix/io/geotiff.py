@@ -28,7 +28,6 @@ from .base import (
     check_allocation,
     consistent_headers,
     default_channel_names,
-    register_reader,
 )
 from .tiff import TIFF_SUFFIXES, has_geo_tags
 
@@ -103,7 +102,6 @@ def _mask_nodata(arr: np.ndarray, nodata: float | None) -> None:
     arr[arr == nodata] = np.nan
 
 
-@register_reader
 class GeoTiffReader(Reader):
     """A series of GeoTIFFs, one frame per file; bands are channels.
 

@@ -32,7 +32,6 @@ from .base import (
     as_hwc,
     check_allocation,
     default_channel_names,
-    register_reader,
 )
 
 __all__ = ["Hdf5Reader", "H5_SUFFIXES", "DEFAULT_DATASET"]
@@ -168,7 +167,6 @@ def _py(value: Any) -> Any:
     return str(value)
 
 
-@register_reader
 class Hdf5Reader(Reader):
     """Frames from one dataset of an HDF5/NeXus/RT-DC file or of a series of part files.
 

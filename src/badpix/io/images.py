@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DecodeError, InputError
-from .base import Reader, check_allocation, consistent_headers, register_reader
+from .base import Reader, check_allocation, consistent_headers
 
 __all__ = ["ImageFramesReader", "exif_datetime_to_epoch", "estimate_jpeg_quality"]
 
@@ -188,7 +188,6 @@ def estimate_jpeg_quality(quantization: dict[int, Sequence[int]] | None) -> int 
     return int(np.argmin(err)) + 1  # the first (lowest) quality wins ties
 
 
-@register_reader
 class ImageFramesReader(Reader):
     """A folder or glob of PNG/JPEG/BMP files, one frame per file.
 

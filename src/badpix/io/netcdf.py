@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DecodeError, InputError
-from .base import register_reader
 from .memory import ArrayReader, to_dataarray
 
 __all__ = ["NetcdfReader", "NETCDF_SUFFIXES", "is_netcdf"]
@@ -49,7 +48,6 @@ def is_netcdf(path: Path) -> bool:
     return any(head.startswith(m) for m in _MAGIC)
 
 
-@register_reader
 class NetcdfReader(ArrayReader):
     """One variable of a netCDF file, read lazily by position (see the module docs)."""
 

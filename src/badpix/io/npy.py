@@ -19,7 +19,6 @@ from .base import (
     check_allocation,
     consistent_headers,
     default_channel_names,
-    register_reader,
 )
 
 
@@ -63,7 +62,6 @@ def _read_npy_into(path: Path, out: np.ndarray, fortran: bool, offset: int,
         raise DecodeError(path, f"file is truncated ({got} of {nbytes} data bytes)")
 
 
-@register_reader
 class NpyFramesReader(Reader):
     """A folder or glob of ``.npy`` files, one frame per file, shape (rows, cols[, channels]).
 
@@ -149,7 +147,6 @@ class NpyFramesReader(Reader):
         return out
 
 
-@register_reader
 class NpyStackReader(Reader):
     """One ``.npy`` file holding a whole stack: (frames, rows, cols[, channels]).
 

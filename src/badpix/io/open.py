@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from .base import Reader, reader_registry, resolve_inputs, split_dataset_path
+from .base import Reader, natural_key, split_dataset_path
 from .memory import Dims, array_reader, is_array_input
+from .registry import candidates, entries, known_suffixes
 
 #: what each reader reads and the modules it imports, for messages and ``badpix doctor``
 READER_NEEDS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -65,7 +67,7 @@ def open_reader(
     dims: Dims = None,
     **options: Any,
 ) -> Reader:
-    """Open ``source`` with the first registered reader that claims it.
+    """Open ``source`` with the first reader of the table that claims it.
 
     Parameters
     ----------
@@ -92,21 +94,51 @@ def open_reader(
         paths = resolve_inputs(text)
     else:
         paths = resolve_inputs(list(source))
-    candidates = reader_registry()
-    if format is not None:
-        candidates = [c for c in candidates if c.format_name == format]
-        if not candidates:
-            names = sorted({c.format_name for c in reader_registry()})
-            raise InputError(None, f"unknown format {format!r}; known: {', '.join(names)}")
+    if format is not None and not any(e.format_name == format for e in entries()):
+        names = sorted({e.format_name for e in entries()})
+        raise InputError(None, f"unknown format {format!r}; known: {', '.join(names)}")
     suffixes = sorted({p.suffix.lower() or "(none)" for p in paths})
     where = _where(source, paths)
-    for cls in candidates:
+    for entry in candidates(paths, dataset, format):
         try:
+            cls = entry.load()  # the reader's module is imported only now
             if cls.can_open(paths, dataset):
                 return cls(paths, dataset=dataset, skip_bad=skip_bad, **options)
         except ModuleNotFoundError as exc:
             # a reader's package is missing from this installation: say which, for which files
-            raise missing_package_error(cls.format_name, paths, where,
+            raise missing_package_error(entry.format_name, paths, where,
                                         exc.name or "?") from None
     raise InputError(where, f"no reader for files of type {', '.join(suffixes)}"
                      + (f" with dataset {dataset!r}" if dataset else ""))
+
+
+def resolve_inputs(spec: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Path]:
+    """Expand a folder, glob pattern, file or list of files into files in frame order.
+
+    Raises :class:`InputError` for a missing path or a folder/glob with no files.
+    """
+    if isinstance(spec, (list, tuple)):
+        paths = [Path(p) for p in spec]
+        for p in paths:
+            if not p.is_file():
+                raise InputError(p, "no such file")
+        return paths
+    text = os.fspath(spec)
+    p = Path(text)
+    if p.is_dir() and any((p / m).is_file() for m in ("zarr.json", ".zarray", ".zgroup")):
+        return [p]  # a zarr store is one source, not a folder of frame files
+    if p.is_dir():
+        files = [q for q in p.iterdir() if q.is_file() and not q.name.startswith(".")]
+        known = known_suffixes()
+        files = [q for q in files if "".join(q.suffixes[-1:]).lower() in known]
+        if not files:
+            raise InputError(p, "folder holds no frame files (" + ", ".join(sorted(known)) + ")")
+        return sorted(files, key=natural_key)
+    if p.is_file():
+        return [p]
+    if any(ch in text for ch in "*?["):
+        files = [Path(q) for q in glob.glob(text) if Path(q).is_file()]
+        if not files:
+            raise InputError(text, "pattern matches no files")
+        return sorted(files, key=natural_key)
+    raise InputError(text, "no such file or folder")

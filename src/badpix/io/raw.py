@@ -39,7 +39,7 @@ import numpy as np
 
 from ..errors import DecodeError, FrameMismatchError, LayoutError
 from ..layout import Band, Layout
-from .base import Reader, consistent_headers, register_reader
+from .base import Reader, consistent_headers
 
 __all__ = ["RawReader", "RAW_SUFFIXES", "bayer_layout", "cfa_layout", "exif_capture_time",
            "parse_exif_datetime"]
@@ -264,7 +264,6 @@ def _describe_cfa(raw) -> tuple[str, tuple[int, int]]:
     return letters, (int(pattern.shape[0]), int(pattern.shape[1]))
 
 
-@register_reader
 class RawReader(Reader):
     """Camera raw files, one frame per file: the visible mosaic as ``(rows, cols, 1)`` uint16.
 

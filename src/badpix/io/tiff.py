@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DecodeError, FrameMismatchError, InputError
-from .base import Reader, SkippedFrame, check_allocation, default_channel_names, register_reader
+from .base import Reader, SkippedFrame, check_allocation, default_channel_names
 
 __all__ = ["TiffReader", "GEO_TAGS", "has_geo_tags"]
 
@@ -98,7 +98,6 @@ def _page_layout(page, path: Path) -> tuple[tuple[int, int, int], np.dtype, tupl
     return shape, np.dtype(dtype).newbyteorder("="), names, channels
 
 
-@register_reader
 class TiffReader(Reader):
     """One or more TIFF files; every full-resolution page is a frame.
 

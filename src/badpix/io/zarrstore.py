@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DecodeError, InputError
-from .base import Reader, as_hwc, check_allocation, default_channel_names, register_reader
+from .base import Reader, as_hwc, check_allocation, default_channel_names
 
 __all__ = ["ZarrReader", "is_zarr_store"]
 
@@ -70,7 +70,6 @@ def _frame_arrays(group: Any, prefix: str = "") -> list[str]:
     return found
 
 
-@register_reader
 class ZarrReader(Reader):
     """One array of a zarr store, frames along the first axis.
 

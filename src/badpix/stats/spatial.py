@@ -39,7 +39,6 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-from scipy import ndimage as ndi
 
 from .._duck import like as _like
 from .._duck import values as _values
@@ -304,6 +303,8 @@ def _box_moments(img: np.ndarray, size: int | tuple[int, int], mode: str, cval: 
     fsize = (ky, kx)
     # outside the image in constant mode: cval pixels, which are valid and shifted too
     c0 = cval - offset
+
+    from scipy import ndimage as ndi  # ~0.2 s to import: only local_mean/variance need it
 
     def box(a: np.ndarray, fill: float) -> np.ndarray:
         return ndi.uniform_filter(a, size=fsize, mode=mode, cval=fill)

@@ -1,0 +1,105 @@
+"""Start-up stays lazy: what ``import badpix`` and ``badpix --help`` load (no timing).
+
+Each check runs in a fresh interpreter and reads ``sys.modules``; the heavy
+libraries must load only when a command or a reader that needs them runs.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+HEAVY = ("h5py", "rasterio", "zarr", "dask", "distributed", "xarray", "matplotlib")
+
+
+def _loaded(code: str) -> set[str]:
+    """Top-level packages and ``badpix.*`` modules imported by ``code`` in a new process."""
+    probe = (f"{code}\nimport sys, json\n"
+             "print(json.dumps(sorted(m for m in sys.modules if '.' not in m "
+             "or m.startswith('badpix.'))))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True).stdout
+    return set(json.loads(out.strip().splitlines()[-1]))
+
+
+def test_import_badpix_loads_no_heavy_library():
+    loaded = _loaded("import badpix")
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+    assert not loaded & {"numba", "scipy", "typer", "rich"}
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["scan", "--help"]])
+def test_cli_help_loads_no_heavy_library(argv):
+    loaded = _loaded("import contextlib, io\nfrom badpix.cli import main\n"
+                     f"with contextlib.redirect_stdout(io.StringIO()):\n    main({argv!r})")
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+    if argv == ["--help"]:  # no command module at all
+        commands = {m for m in loaded if m.startswith("badpix.cli.") and m != "badpix.cli._common"}
+        assert not commands, sorted(commands)
+        assert not loaded & {"numba", "scipy"}
+
+
+def test_opening_npy_frames_imports_only_the_npy_reader(tmp_path):
+    for i in range(3):
+        np.save(tmp_path / f"f_{i}.npy", np.zeros((4, 5), np.uint16))
+    loaded = _loaded(f"import badpix\nbadpix.open_stack({str(tmp_path)!r})")
+    readers = {m for m in loaded if m.startswith("badpix.io.")} - {
+        "badpix.io.base", "badpix.io.memory", "badpix.io.open", "badpix.io.registry"}
+    assert readers == {"badpix.io.npy"}
+    assert not loaded & {*HEAVY, "tifffile", "PIL", "imagecodecs", "rawpy"}
+
+
+def test_reader_base_imports_no_reader():
+    # the io circle (base -> registry -> readers -> base) is gone: base imports neither
+    import ast
+    import inspect
+
+    import badpix.io.base
+
+    tree = ast.parse(inspect.getsource(badpix.io.base))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert imported <= {"__future__", "abc", "collections.abc", "dataclasses", "pathlib",
+                        "typing", "errors"}, imported
+
+
+def test_reader_table_matches_the_reader_classes():
+    from badpix.io.registry import ENTRIES
+
+    for entry in ENTRIES:
+        cls = entry.load()
+        assert cls.format_name == entry.format_name, entry
+        assert set(cls.suffixes) <= set(entry.suffixes), entry  # npy-stack claims .npy by probe
+
+
+def test_command_table_matches_the_command_modules():
+    import importlib
+    import inspect
+
+    import typer
+
+    from badpix.cli import COMMANDS, _installed
+
+    table = {name: (module, help) for name, module, help in COMMANDS if _installed(module)}
+    seen = {}
+    for module in {m for m, _ in table.values()}:
+        sub = typer.Typer()
+        importlib.import_module(f"badpix.cli.{module}").register(sub)
+        for name, cmd in typer.main.get_group(sub).commands.items():
+            first = inspect.cleandoc(cmd.short_help or cmd.help or "").split("\n\n")[0].strip()
+            seen[name] = (module, first)
+    assert seen == table
+
+
+def test_a_folder_of_camera_raw_files_is_found_without_importing_the_raw_reader(tmp_path):
+    # the raw reader used to be registered only once something imported badpix.io.raw
+    (tmp_path / "IMG_0001.dng").write_bytes(b"not decoded here")
+    code = ("from badpix.io import resolve_inputs\n"
+            f"print([p.name for p in resolve_inputs({str(tmp_path)!r})])")
+    loaded = _loaded(code)
+    assert "badpix.io.raw" not in loaded and "rawpy" not in loaded
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[0] == "['IMG_0001.dng']"
