@@ -36,9 +36,8 @@ extensions = [
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
-# contracts.md is included into design.md; guide-notes/ are contributors' notes that the
-# maintainers fold into the guide pages (they are not pages of their own)
-exclude_patterns = ["_build", "contracts.md", "guide-notes", "examples", "auto_examples/*.ipynb",
+# contracts.md is included into design.md
+exclude_patterns = ["_build", "contracts.md", "examples", "auto_examples/*.ipynb",
                     "auto_examples/*.py", "auto_examples/*.zip", "auto_examples/*.json",
                     "auto_examples/*.md5", "**/*.codeobj.json"]
 templates_path: list[str] = []

@@ -66,6 +66,44 @@ def normalise_tables(data: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+#: commands of result files that do not record their own (``benchmarks/bench_startup.py``)
+DEFAULT_COMMANDS = {
+    "startup": "python benchmarks/bench_startup.py",
+    "startup-main": "python benchmarks/bench_startup.py --src /path/to/clone-of-main "
+                    "--json benchmarks/results/startup-main.json",
+}
+
+
+def _singular(word: str) -> str:
+    return word[:-2] if word.endswith("sses") else word[:-1] if word.endswith("s") else word
+
+
+def _mapping_tables(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Tables from a file that stores results as mappings instead of ``tables``.
+
+    ``{name: {column: value}}`` (e.g. ``processes``) becomes one row per name,
+    ``{name: value}`` (e.g. ``ratios``) a two-column table; lists of runs are left out
+    (their median is a column already).
+    """
+    out = []
+    for key, value in data.items():
+        if key in ("machine", "versions") or not isinstance(value, dict) or not value:
+            continue
+        items = list(value.items())
+        if all(isinstance(v, dict) for _, v in items):
+            headers: list[str] = []
+            for _, v in items:
+                headers += [h for h, c in v.items() if h not in headers
+                            and not isinstance(c, (list, dict))]
+            rows = [[name] + [v.get(h) for h in headers] for name, v in items]
+            out.append({"title": key, "headers": [_singular(key), *headers],
+                        "rows": rows})
+        elif all(isinstance(v, (int, float, str, bool)) or v is None for _, v in items):
+            out.append({"title": key, "headers": [_singular(key), "value"],
+                        "rows": [list(kv) for kv in items]})
+    return out
+
+
 def results_rst(path: Path) -> list[str]:
     """The reStructuredText of one result file."""
     data = json.loads(path.read_text())
@@ -73,20 +111,26 @@ def results_rst(path: Path) -> list[str]:
         data = {"table": data}
     name = data.get("name", path.stem)
     lines = [name, "-" * max(3, len(name)), ""]
-    if data.get("command"):
-        lines += [".. code-block:: bash", "", f"   {data['command']}", ""]
+    command = data.get("command") or DEFAULT_COMMANDS.get(path.stem)
+    if command:
+        lines += [".. code-block:: bash", "", f"   {command}", ""]
     machine = data.get("machine") or {}
-    mtext = ", ".join(f"{k} {v}" for k, v in machine.items() if k != "platform")
+    mtext = ", ".join(f"{k} {_cell(v) if isinstance(v, float) else v}"
+                      for k, v in machine.items() if k != "platform")
     versions = data.get("versions") or {}
     vtext = ", ".join(f"{k} {v}" for k, v in versions.items())
     lines += [".. container:: bench-meta", ""]
-    for label, value in (("Date", data.get("date")), ("Machine", mtext),
+    tree = " ".join(str(data[k]) for k in ("tree", "commit") if data.get(k))
+    for label, value in (("Date", data.get("date")), ("Machine", mtext), ("Tree", tree),
                          ("Versions", vtext), ("Note", data.get("note")),
                          ("File", f"``benchmarks/results/{path.name}``")):
         if value:
             lines += [f"   :{label}: {value}"]
     lines.append("")
-    for t in normalise_tables(data):
+    tables = normalise_tables(data)
+    if not tables:
+        tables = _mapping_tables(data)
+    for t in tables:
         if t["headers"]:
             lines += _table_rst(t["title"], t["headers"], t["rows"])
     return lines

@@ -4,13 +4,15 @@ Photon-counting detector: Poisson rules on real LAMBDA frames
 
 On a photon-counting detector (Medipix, LAMBDA, Eiger) most healthy pixels read
 0 in most frames, so "temporal std below 1" would call most of them stuck.
-``--counting`` (``RuleParams(counting=True)``) switches to Poisson rules. This
-example scans one module of the real LAMBDA 2M (GaAs) frames in
+badpix recognises such data (integer frames, most values exactly zero) and
+switches to Poisson rules by itself; ``--counting`` (``RuleParams(counting=True)``)
+forces them. This example scans one module of the real LAMBDA 2M (GaAs) frames in
 ``../shared/data/real/lambda_gaas_xray_petra3`` (five NeXus part files of ten
 frames, read as one stack) as
-``badpix scan 'lambda/*_m1_part*.nxs' -d entry/instrument/detector/data --counting -o scan/``
+``badpix scan 'lambda/*_m1_part*.nxs' -d entry/instrument/detector/data -o scan/``
 does, and compares the flags with the detector vendor's own bad-pixel map. Without
-the shared data it falls back to a synthetic Poisson stack.
+the shared data it falls back to a synthetic Poisson stack; the script passes
+``counting=True`` so that stack gets the same rules whatever its count rate.
 """
 
 import os
