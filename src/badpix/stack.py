@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import DecodeError
-from .io.base import GeoRef, Reader, SkippedFrame, check_allocation
+from .io.base import GeoRef, Reader, SkippedFrame
 from .io.open import open_reader
 from .layout import Band, Layout, channel_layout, load_layout
+from .memory import check_allocation
 
 
 @dataclass

@@ -170,6 +170,9 @@ def scan_command(
 
         layout = read_state_layout(output)  # new frames are cut into the scan's bands
     stack = open_stack(input, layout=layout, dataset=dataset, skip_bad=skip_bad)
+    from ..memory import check_scan_memory
+
+    check_scan_memory(stack, params, limit)  # every engine, before a cluster starts
     extras = photo_accumulators(stack, None if persistence is None else persistence > 0)
     info(f"{stack.describe()}; bands: {', '.join(b.name for b in stack.bands)}", quiet)
     extra_summary = None

@@ -21,8 +21,8 @@ import numpy as np
 
 from ..detect import classify
 from ..detect.params import RuleParams
-from ..io.base import check_allocation
 from ..layout import Band
+from ..memory import check_allocation, check_scan_memory
 from ..stack import Stack
 from ..stats.bandstats import BandStats
 from ..stats.base import Accumulator, AccumulatorFactory
@@ -368,6 +368,7 @@ def scan_stack(
     {'ch0': {'stuck': 3, 'outlier': 5, ...}}
     """
     params = params or RuleParams()
+    check_scan_memory(stack, params, memory_limit)  # before the first allocation
     if extra_accumulators is None:
         extra_accumulators = photo_accumulators(stack)
     t0 = time.perf_counter()
