@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench fuzz clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -28,6 +28,13 @@ lint: $(BIN)/python
 bench: $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[test,peer]"
 	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
+
+# FUZZ_SECONDS per format (default 60): mutated headers through every reader; prints how
+# many inputs were tried and the distinct errors seen
+FUZZ_SECONDS ?= 60
+fuzz: $(BIN)/python
+	HOSTILE_FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/python -m pytest -q -s -p no:cacheprovider \
+		tests/hostile/test_fuzz.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

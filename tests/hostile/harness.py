@@ -18,7 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-BADPIX = str(Path(sys.executable).with_name("badpix"))
+#: the installed executable beside this interpreter (HOSTILE_BADPIX: another install, e.g. to
+#: check that the catalogue fails on an older checkout)
+BADPIX = os.environ.get("HOSTILE_BADPIX") or str(Path(sys.executable).with_name("badpix"))
 
 #: address-space limit of the child: numba/LLVM, Dask and rasterio all start under it
 #: (checked: a scan of a small stack runs at 4 GiB), and a 1e12-byte allocation fails fast

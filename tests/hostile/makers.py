@@ -250,3 +250,45 @@ def zarr_huge(d: Path) -> Path:
             "dtype": "<u2", "compressor": None, "fill_value": 0, "order": "C", "filters": None}
     (p / ".zarray").write_text(json.dumps(meta))
     return p
+
+
+# -- failures the fuzzer found (tests/hostile/test_fuzz.py), kept as catalogue cases -------
+
+def _fuzz_frames() -> np.ndarray:
+    return np.random.default_rng(7).integers(0, 4000, (3, 8, 10), dtype=np.uint16)
+
+
+def _zero_byte(p: Path, at: int) -> Path:
+    data = bytearray(p.read_bytes())
+    data[at] = 0
+    p.write_bytes(bytes(data))
+    return p
+
+
+def fuzz_npy_tokenize(d: Path) -> Path:
+    """A .npy frame whose header has a NUL inside: numpy raised tokenize.TokenError."""
+    f = d / "npy"
+    f.mkdir()
+    for i, a in enumerate(_fuzz_frames()):
+        np.save(f / f"f{i}.npy", a)
+    _zero_byte(f / "f0.npy", 60)
+    return f
+
+
+def fuzz_hdf5_visit(d: Path) -> Path:
+    """An HDF5 file with byte 152 zeroed: h5py raised RuntimeError (addr overflow)."""
+    import h5py
+
+    p = d / "s.h5"
+    with h5py.File(p, "w") as h:
+        h["data"] = _fuzz_frames()
+    return _zero_byte(p, 152)
+
+
+def fuzz_tiff_tag_type(d: Path) -> Path:
+    """A TIFF with byte 26 zeroed (a tag's type): tifffile raised TypeError."""
+    import tifffile
+
+    p = d / "s.tif"
+    tifffile.imwrite(p, _fuzz_frames(), photometric="minisblack")
+    return _zero_byte(p, 26)

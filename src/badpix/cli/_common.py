@@ -31,6 +31,9 @@ QuietOption = typer.Option(False, "--quiet", "-q", help="No progress bar or chat
 
 def run_app(app: typer.Typer, argv: list[str]) -> int:
     """Run the Typer app; user errors become one line on stderr and exit code 2."""
+    from .signals import install_signal_handlers, interrupt_exit_code
+
+    install_signal_handlers()  # SIGTERM unwinds like Ctrl-C (exit 143)
     try:
         app(args=argv, prog_name="badpix", standalone_mode=False)
     except BadpixError as exc:
@@ -44,9 +47,9 @@ def run_app(app: typer.Typer, argv: list[str]) -> int:
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    except KeyboardInterrupt:
-        console.print("badpix: interrupted")
-        return 130
+    except KeyboardInterrupt as exc:
+        console.print(f"badpix: {exc or 'interrupted'}")
+        return interrupt_exit_code(exc)
     except BrokenPipeError:
         return 0
     return 0

@@ -58,7 +58,7 @@ def _check_tiff_chain(path: Path) -> None:
     try:
         with tifffile_messages() as messages, tifffile.TiffFile(path) as tif:
             n_pages = len(tif.pages)
-    except (OSError, ValueError, IndexError, KeyError, tifffile.TiffFileError) as exc:
+    except (OSError, ValueError, IndexError, KeyError, TypeError, tifffile.TiffFileError) as exc:
         raise DecodeError(path, f"not a readable TIFF file ({exc})") from None
     broken = chain_problem(messages)
     if broken is not None:

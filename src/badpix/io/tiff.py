@@ -108,7 +108,7 @@ def has_geo_tags(path: Path) -> bool:
         with tifffile_messages(), tifffile.TiffFile(path) as tif:
             tags = tif.pages.first.tags
             return any(code in tags for code in GEO_TAGS)
-    except (OSError, ValueError, IndexError, KeyError, tifffile.TiffFileError):
+    except (OSError, ValueError, IndexError, KeyError, TypeError, tifffile.TiffFileError):
         return False
 
 
@@ -227,7 +227,7 @@ class TiffReader(Reader):
                         file_frames.append(k)
             except InputError:
                 raise
-            except (OSError, ValueError, IndexError, KeyError, tifffile.TiffFileError) as exc:
+            except (OSError, ValueError, IndexError, KeyError, TypeError, tifffile.TiffFileError) as exc:
                 problem = f"not a readable TIFF file ({exc})"
                 if not skip_bad:
                     raise DecodeError(p, problem) from None
