@@ -9,7 +9,7 @@ PIN := $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 # a separate venv for the newest versions the ranges in pyproject.toml allow
 LATEST := .venv-latest
 
-.PHONY: install demo test test-latest constraints lint typecheck bench clean docs docs-screenshot
+.PHONY: install demo test test-latest constraints lint typecheck bench fuzz clean docs docs-screenshot
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -90,6 +90,13 @@ docs-screenshot:
 	  rm -rf $$profile; \
 	done
 	@ls -l $(SHOTS)
+
+# FUZZ_SECONDS per format (default 60): mutated headers through every reader; prints how
+# many inputs were tried and the distinct errors seen
+FUZZ_SECONDS ?= 60
+fuzz: $(BIN)/python
+	HOSTILE_FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/python -m pytest -q -s -p no:cacheprovider \
+		tests/hostile/test_fuzz.py
 
 clean:
 	rm -rf $(VENV) $(LATEST) .venv-constraints build *.egg-info src/*.egg-info .pytest_cache \

@@ -25,10 +25,11 @@ from typing import Any
 import numpy as np
 
 from .errors import DecodeError
-from .io.base import GeoRef, Reader, SkippedFrame, check_allocation
+from .io.base import GeoRef, Reader, SkippedFrame
 from .io.memory import Dims
 from .io.open import open_reader
 from .layout import Band, Layout, channel_layout, load_layout
+from .memory import check_allocation
 
 
 @dataclass

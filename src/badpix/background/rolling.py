@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, ParameterError
-from ..io.base import check_allocation
+from ..memory import check_allocation
 from ._kernels import roll_advance_sorted, roll_advance_u8, roll_init_sorted, roll_init_u8
 from .result import BackgroundResult
 from .source import as_source

@@ -91,19 +91,32 @@ class _Interrupted:
     def __init__(self) -> None:
         self.fired = False
         self.active = True
+        self.signum = signal.SIGINT
 
     def _again(self) -> None:
         if self.active:
-            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), self.signum)
 
     def __call__(self, signum, frame) -> None:
         self.fired = True
+        self.signum = signum
         if _in_llvmlite(frame):
             timer = threading.Timer(0.05, self._again)
             timer.daemon = True
             timer.start()
             return
-        raise KeyboardInterrupt
+        from .signals import Terminated
+
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt
+
+    @property
+    def exit_code(self) -> int:
+        """130 after SIGINT, 143 after SIGTERM (128 + the signal, as shells report it)."""
+        return 128 + int(self.signum)
+
+    @property
+    def message(self) -> str:
+        return "badpix: terminated" if self.signum == signal.SIGTERM else "badpix: interrupted"
 
 
 @contextlib.contextmanager
@@ -114,12 +127,15 @@ def _watch_sigint() -> Iterator[_Interrupted]:
             or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
         yield flag
         return
+    # SIGTERM unwinds like Ctrl-C (staging and temporary files removed), exit 143
+    previous_term = signal.signal(signal.SIGTERM, flag)
     signal.signal(signal.SIGINT, flag)
     try:
         yield flag
     finally:
         flag.active = False
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, previous_term)
 
 
 def _quiet_stdout() -> None:
@@ -136,7 +152,8 @@ def run_app(app: typer.Typer, argv: list[str]) -> int:
     :class:`~badpix.errors.BadpixError` as ``badpix: error: ...``, a usage error
     (unknown option or command, missing or invalid argument) as
     ``badpix: error: ...`` plus ``Try 'badpix CMD --help' for help.``.  Ctrl-C
-    prints ``badpix: interrupted`` and gives 130; a closed pipe is quiet.
+    prints ``badpix: interrupted`` and gives 130, SIGTERM ``badpix: terminated`` and
+    143; a closed pipe is quiet.
 
     Examples
     --------
@@ -170,8 +187,8 @@ def run_app(app: typer.Typer, argv: list[str]) -> int:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     if interrupted.fired:
         with contextlib.suppress(OSError):
-            console.print("badpix: interrupted")
-        return 130
+            console.print(interrupted.message)
+        return interrupted.exit_code
     return code
 
 

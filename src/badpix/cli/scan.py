@@ -181,6 +181,9 @@ def scan_command(
 
         layout = read_state_layout(output)  # new frames are cut into the scan's bands
     stack = open_stack(input, layout=layout, dataset=dataset, skip_bad=skip_bad)
+    from ..memory import check_scan_memory
+
+    check_scan_memory(stack, params, limit)  # every engine, before a cluster starts
     # --persistence 0 turns the photo series' persistence/onset pass off
     policy = None if persistence is None else persistence > 0
     on_cluster = workers is not None or scheduler is not None

@@ -56,7 +56,13 @@ def default_scale_floor(stats: BandStats) -> float:
         # quantisation noise of a mean of n integer samples: the smallest honest scale
         return 1.0 / np.sqrt(12.0 * max(1, stats.n_frames))
     lo, hi = stats.value_range if stats.value_range is not None else (0.0, 1.0)
-    return 1e-7 * max(abs(hi - lo), 1e-30)
+    span = abs(hi - lo)
+    if not np.isfinite(span):
+        # an inf pixel makes the observed range infinite, and an infinite floor would
+        # divide every z to 0 (inf/inf: NaN): use the range of the finite means instead
+        finite = stats.mean[np.isfinite(stats.mean)]
+        span = float(finite.max() - finite.min()) if finite.size else 1.0
+    return 1e-7 * max(span, 1e-30)
 
 
 def outlier(stats: BandStats, outlier_k: float = 8.0,

@@ -21,8 +21,8 @@ import numpy as np
 
 from ..detect import classify
 from ..detect.params import RuleParams
-from ..io.base import check_allocation
 from ..layout import Band
+from ..memory import check_allocation, check_scan_memory
 from ..stack import Stack
 from ..stats.bandstats import BandStats
 from ..stats.base import Accumulator, AccumulatorFactory
@@ -293,6 +293,7 @@ def scan_stack(
     params = resolve_counting(stack, params)  # counting="auto": decided once, here
     if checkpoint is not None:  # the state's stack (layout of the scan) and recorded blocks
         stack, plan = checkpoint.stack, checkpoint.plan
+    check_scan_memory(stack, params, memory_limit)  # before the first allocation
     if plan is None:
         plan = make_plan(stack, memory_limit=memory_limit, median=median,
                          extras=extra_accumulators, block_frames=block_frames)

@@ -8,7 +8,10 @@ format drivers that look at the suffix (GDAL, h5py) behave the same.
 from __future__ import annotations
 
 import contextlib
+import errno
+import logging
 import os
+import resource
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -42,17 +45,99 @@ def atomic_path(target: str | os.PathLike, overwrite: bool = True) -> Iterator[P
     tmp = Path(name)
     tmp.unlink()  # writers such as GDAL want to create the file themselves
     try:
-        yield tmp
+        with quiet_library_logs():
+            yield tmp
         if not tmp.exists():
             raise OutputError(f"{target}: writer produced no file")
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
+        cause = write_failure(tmp, exc) if isinstance(exc, Exception) else None
         with contextlib.suppress(OSError):
             if tmp.is_dir():
                 shutil.rmtree(tmp)
             else:
                 tmp.unlink()
+        if cause is not None:
+            raise OutputError(f"{output_folder(target)}: {cause} while writing "
+                              f"{target.name}") from None
+        if isinstance(exc, OSError):
+            raise OutputError(f"{target}: cannot write ({exc.strerror or exc})") from None
         raise
+
+
+#: what each errno of a failed write means, in the words of the message
+WRITE_ERRNOS = {
+    errno.ENOSPC: "no space left on device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EFBIG: "file size limit exceeded",
+}
+
+
+def output_folder(target: Path) -> Path:
+    """The user's output folder of ``target``: the staging folder's parent when staged.
+
+    >>> str(output_folder(Path("out/.staging-x1/stats_L2.tif")))
+    'out'
+    """
+    parent = target.parent
+    while parent.name.startswith(".staging-"):
+        parent = parent.parent
+    return parent
+
+
+def write_failure(tmp: Path, exc: BaseException) -> str | None:
+    """Why writing ``tmp`` failed, when the environment says so (``None``: not known).
+
+    Libraries hide the cause: GDAL says "Write failed", tifffile raised
+    ``IndexError: 0`` reading back a truncated file.  So the errno is used when
+    there is one, else the file system and the file-size limit are asked.
+    """
+    err = getattr(exc, "errno", None)
+    if err in WRITE_ERRNOS:
+        return WRITE_ERRNOS[err]
+    folder = tmp.parent
+    soft, _hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    try:
+        size = tmp.stat().st_size if tmp.is_file() else 0
+    except OSError:
+        size = 0
+    if soft != resource.RLIM_INFINITY and size >= soft - 4096:
+        return WRITE_ERRNOS[errno.EFBIG]
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return None
+    if st.f_flag & os.ST_RDONLY:
+        return WRITE_ERRNOS[errno.EROFS]
+    if st.f_bavail * st.f_frsize < 64 * 1024:
+        return WRITE_ERRNOS[errno.ENOSPC]
+    if not os.access(folder, os.W_OK):
+        return WRITE_ERRNOS[errno.EACCES]
+    return None
+
+
+@contextlib.contextmanager
+def quiet_library_logs() -> Iterator[None]:
+    """Keep GDAL's (rasterio's) and tifffile's logged write errors off stderr.
+
+    They print ``_tiffWriteProc: File too large.`` and go on; the failure itself
+    reaches us as an exception, which :func:`write_failure` explains in one line.
+    """
+    loggers = [logging.getLogger(n) for n in ("rasterio", "tifffile")]
+    handler = logging.NullHandler()
+    saved = [lg.propagate for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(handler)
+        lg.propagate = False
+    try:
+        yield
+    finally:
+        for lg, prop in zip(loggers, saved, strict=True):
+            lg.removeHandler(handler)
+            lg.propagate = prop
 
 
 class StagedDir:

@@ -24,7 +24,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import InputError, MemoryBudgetError
+from ..errors import InputError
+from ..memory import available_memory, check_allocation  # noqa: F401 - re-exported
 
 __all__ = [
     "GeoRef",
@@ -252,26 +253,6 @@ def split_dataset_path(spec: str) -> tuple[str, str | None]:
     return spec, None
 
 
-def available_memory() -> int:
-    """Bytes of memory available to this process now."""
-    import psutil
-
-    return int(psutil.virtual_memory().available)
-
-
-def check_allocation(nbytes: int, what: str, path: str | os.PathLike | None = None,
-                     fraction: float = 0.8) -> None:
-    """Refuse to allocate more than ``fraction`` of the available memory.
-
-    Files are untrusted: a header may declare a shape far larger than the file.
-    """
-    limit = fraction * available_memory()
-    if nbytes > limit:
-        msg = (f"{what} needs {nbytes / 2**30:.2f} GiB but only {limit / 2**30:.2f} GiB "
-               "of memory is available")
-        if path is not None:
-            msg = f"{os.fspath(path)}: {msg}"
-        raise MemoryBudgetError(msg)
 
 
 @dataclass

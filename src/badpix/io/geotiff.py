@@ -37,6 +37,33 @@ _IDENTITY = (0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 _WARN_LOCK = threading.Lock()
 
 
+def _check_tiff_chain(path: Path) -> None:
+    """Refuse a TIFF whose page chain breaks or loops before GDAL reads (and prints) it.
+
+    GDAL reports a truncated or looped IFD chain on stderr and reads what it found;
+    tifffile walks the same chain and says where it breaks.
+    """
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError:
+        return  # rasterio says why below
+    if magic[:2] not in (b"II", b"MM"):
+        return
+    import tifffile
+
+    from .tiff import chain_problem, tifffile_messages
+
+    try:
+        with tifffile_messages() as messages, tifffile.TiffFile(path) as tif:
+            n_pages = len(tif.pages)
+    except (OSError, ValueError, IndexError, KeyError, TypeError, tifffile.TiffFileError) as exc:
+        raise DecodeError(path, f"not a readable TIFF file ({exc})") from None
+    broken = chain_problem(messages)
+    if broken is not None:
+        raise DecodeError(path, f"{broken} after {n_pages} page(s)")
+
+
 def _open(path: Path):
     """``rasterio.open`` for reading, with GDAL's "no geotransform" warning silenced.
 
@@ -47,6 +74,7 @@ def _open(path: Path):
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 
+    _check_tiff_chain(path)
     with _WARN_LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         try:

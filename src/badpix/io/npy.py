@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from tokenize import TokenError
 
 import numpy as np
 
@@ -39,8 +40,10 @@ def read_npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype, bool, int]:
             offset = f.tell()
     except DecodeError:
         raise
-    except (ValueError, OSError) as exc:
-        raise DecodeError(path, f"not a readable .npy file ({exc})") from None
+    except (ValueError, OSError, SyntaxError, TokenError, MemoryError) as exc:
+        # numpy parses the header with ``tokenize`` and ``ast``: a mangled header
+        # raises tokenize's TokenError or SyntaxError, not ValueError (found by fuzzing)
+        raise DecodeError(path, f"not a readable .npy file ({type(exc).__name__})") from None
     if dtype.hasobject:
         raise DecodeError(path, "holds Python objects; badpix never unpickles input")
     if dtype.kind not in "biuf":

@@ -14,8 +14,10 @@ GeoTIFFs (files with GeoKeys or model transformation tags) are read by
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,14 +43,72 @@ def _tifffile():
     return tifffile
 
 
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage().splitlines()[0])
+
+
+_LOG_LOCK = threading.Lock()
+_LOG_DEPTH = [0, True]  # open collectors, tifffile's own propagate flag
+
+
+@contextlib.contextmanager
+def tifffile_messages() -> Iterator[list[str]]:
+    """Collect tifffile's logged warnings instead of letting them reach stderr.
+
+    tifffile logs (not raises) a broken page chain, an IFD loop or an inconsistent
+    tag and carries on with what it could read; the caller decides what each means.
+    Safe from several threads (a thread may see another's messages; they are only
+    ever used to refuse a file, never to accept one).
+    """
+    log = logging.getLogger("tifffile")
+    handler = _Collect()
+    with _LOG_LOCK:
+        if _LOG_DEPTH[0] == 0:
+            _LOG_DEPTH[1] = log.propagate
+            log.propagate = False
+        _LOG_DEPTH[0] += 1
+        log.addHandler(handler)
+    try:
+        yield handler.messages
+    finally:
+        with _LOG_LOCK:
+            log.removeHandler(handler)
+            _LOG_DEPTH[0] -= 1
+            if _LOG_DEPTH[0] == 0:
+                log.propagate = _LOG_DEPTH[1]
+
+
+#: tifffile messages that mean the page chain is broken: pages after it are lost
+_CHAIN_BROKEN = ("invalid page offset", "circular reference", "TiffPages", "invalid IFD",
+                 "corrupted tag list", "corrupted page list")
+
+
+def chain_problem(messages: list[str]) -> str | None:
+    """The first tifffile message saying the page chain broke, or ``None``.
+
+    >>> chain_problem(["<tifffile.TiffPages @8> invalid page offset 10496"])
+    'page chain broken (invalid page offset 10496)'
+    """
+    for m in messages:
+        if any(k in m for k in _CHAIN_BROKEN):
+            detail = m.split("> ", 1)[-1]
+            return f"page chain broken ({detail})"
+    return None
+
+
 def has_geo_tags(path: Path) -> bool:
     """True when the first page of a TIFF carries GeoTIFF tags (reads the header only)."""
     tifffile = _tifffile()
     try:
-        with tifffile.TiffFile(path) as tif:
+        with tifffile_messages(), tifffile.TiffFile(path) as tif:
             tags = tif.pages.first.tags
             return any(code in tags for code in GEO_TAGS)
-    except (OSError, ValueError, IndexError, KeyError, tifffile.TiffFileError):
+    except (OSError, ValueError, IndexError, KeyError, TypeError, tifffile.TiffFileError):
         return False
 
 
@@ -129,8 +189,16 @@ class TiffReader(Reader):
         for p in paths:
             file_frames: list[int] = []
             try:
-                with tifffile.TiffFile(p) as tif:
+                with tifffile_messages() as messages, tifffile.TiffFile(p) as tif:
                     n_pages = len(tif.pages)
+                    broken = chain_problem(messages)
+                    if broken is not None:
+                        # tifffile stops at the break and reports fewer pages: never
+                        # scan the pages before it as if they were the whole file
+                        problem = f"{broken} after {n_pages} page(s)"
+                        if not skip_bad:
+                            raise DecodeError(p, problem)
+                        self.skipped.append(SkippedFrame(f"{p.name}[{n_pages}:]", problem))
                     if n_pages == 0:
                         raise DecodeError(p, "not a readable TIFF file (no image pages)")
                     for k in range(n_pages):
@@ -158,7 +226,7 @@ class TiffReader(Reader):
                         file_frames.append(k)
             except InputError:
                 raise
-            except (OSError, ValueError, IndexError, KeyError, tifffile.TiffFileError) as exc:
+            except (OSError, ValueError, IndexError, KeyError, TypeError, tifffile.TiffFileError) as exc:
                 problem = f"not a readable TIFF file ({exc})"
                 if not skip_bad:
                     raise DecodeError(p, problem) from None
@@ -211,20 +279,23 @@ class TiffReader(Reader):
     def read_frame(self, index: int, out: np.ndarray) -> None:
         f, k = self._frames[index]
         path = self.paths[f]
-        tifffile = _tifffile()
         try:  # every decoder error below names the file
-            if self._pages_per_file[f] == 1:
-                # one page per file: open per read so threads decode files in parallel
-                with tifffile.TiffFile(path) as tif:
-                    self._decode(tif.pages[0], out, path)
-            else:
-                tif, lock = self._handle(f)
-                with lock:  # a TiffFile's file position is shared state
-                    self._decode(tif.pages[k], out, path)
+            with tifffile_messages():
+                self._read_page(f, k, out, path)
         except (InputError, MemoryError):
             raise
         except Exception as exc:  # noqa: BLE001 - codecs raise their own types (zlib.error...)
             raise DecodeError(path, f"cannot decode TIFF page {k} ({exc})") from None
+
+    def _read_page(self, f: int, k: int, out: np.ndarray, path: Path) -> None:
+        if self._pages_per_file[f] == 1:
+            # one page per file: open per read so threads decode files in parallel
+            with _tifffile().TiffFile(path) as tif:
+                self._decode(tif.pages[0], out, path)
+        else:
+            tif, lock = self._handle(f)
+            with lock:  # a TiffFile's file position is shared state
+                self._decode(tif.pages[k], out, path)
 
     def _decode(self, page, out: np.ndarray, path: Path) -> None:
         shape, dtype, _names, kept = _page_layout(page, path)

@@ -7,11 +7,14 @@ behind.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+import sys
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -165,9 +168,12 @@ def write_geotiff(path: str | os.PathLike, data: np.ndarray, *, georef: GeoRef |
     target = Path(path)
     with atomic_path(target, overwrite=overwrite) as tmp:
         try:
-            # the COG driver only copies: rasterio builds the file in memory and
-            # GDAL copies it (with overviews) to ``tmp`` when the dataset closes
-            with rasterio.open(tmp, "w", **profile) as dst:
+            # the COG driver only copies: rasterio builds the file in memory and GDAL
+            # copies it (with overviews) to ``tmp`` when the dataset closes; inside an
+            # Env GDAL's errors go to rasterio's logger (quiet in atomic_path) up to the
+            # file's close, where a full disk shows; outside they hit stderr
+            with _gdal_stderr_dropped(), rasterio.Env(), \
+                    rasterio.open(tmp, "w", **profile) as dst:
                 dst.write(arr)
                 if tags:
                     dst.update_tags(**{str(k): str(v) for k, v in tags.items()})
@@ -179,9 +185,62 @@ def write_geotiff(path: str | os.PathLike, data: np.ndarray, *, georef: GeoRef |
                         dst.set_band_description(i, str(d))
         except (RasterioError, ValueError, TypeError) as exc:
             raise OutputError(f"{target}: cannot write GeoTIFF ({exc})") from None
+        _check_complete(tmp, target)
         if plain:
             _set_identity_transform(tmp, target)
     return target
+
+
+_FD2_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _gdal_stderr_dropped() -> Iterator[None]:
+    """Drop what libtiff prints on file descriptor 2 while GDAL writes.
+
+    On a full disk or past the file-size limit libtiff prints ``_tiffWriteProc:
+    File too large.`` straight to stderr (neither rasterio's logger nor CPL_LOG
+    sees it); the failure itself is reported in one line by
+    :func:`~badpix.io.atomic.atomic_path`.
+    """
+    with _FD2_LOCK:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):  # no real stderr (embedded): nothing to protect
+            yield
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
+
+
+def _check_complete(tmp: Path, target: Path) -> None:
+    """Raise when GDAL wrote a TIFF shorter than its own strips say.
+
+    On a full disk or past the file-size limit GDAL logs ``_tiffWriteProc: File too
+    large.`` and closes the file without raising; the strips then point past its end.
+    :func:`~badpix.io.atomic.atomic_path` says why (no space, size limit...).
+    """
+    import tifffile
+
+    from .tiff import tifffile_messages
+
+    size = tmp.stat().st_size
+    try:
+        with tifffile_messages(), tifffile.TiffFile(tmp) as tif:
+            end = max((int(o) + int(n) for page in tif.pages
+                       for o, n in zip(page.dataoffsets, page.databytecounts, strict=True)),
+                      default=0)
+    except (OSError, ValueError, IndexError, KeyError, tifffile.TiffFileError):
+        end = size + 1
+    if end > size:
+        raise OutputError(f"{target}: GDAL wrote an incomplete file ({size} bytes)")
 
 
 def _set_identity_transform(tmp: Path, target: Path) -> None:

@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import OutputError, ParameterError
-from ..io.base import available_memory
+from ..memory import available_memory
 from . import _kernels as K
 from ._alloc import empty_huge
 

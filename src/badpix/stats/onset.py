@@ -65,7 +65,7 @@ from typing import Any, Self
 import numpy as np
 from numba import njit, prange
 
-from ..io.base import check_allocation
+from ..memory import check_allocation
 from .persistence import PersistenceAccumulator, PersistenceParams
 
 __all__ = ["OnsetAccumulator", "capture_order", "make_onset_factory", "onset_from_bits"]
