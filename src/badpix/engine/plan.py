@@ -302,7 +302,7 @@ def make_plan(
         if with_median:
             if memory_limit is None:
                 if available is None:
-                    from ..io.base import available_memory
+                    from ..memory import available_memory
 
                     available = available_memory()
                 memory_limit_ = int(0.25 * available)

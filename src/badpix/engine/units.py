@@ -288,7 +288,7 @@ def default_store_dir(client, nbytes: int) -> str | None:
         free = shutil.disk_usage(SHM_DIR).free
     except OSError:
         return None
-    from ..io.base import available_memory
+    from ..memory import available_memory
 
     if nbytes > free // 2 or nbytes > available_memory() // 4:
         return None

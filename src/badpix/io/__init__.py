@@ -6,7 +6,8 @@ when that reader is asked about a file, and readers whose optional dependency is
 missing fail with a clear message only when their format is used.
 """
 
-from .base import GeoRef, Reader, check_allocation, natural_key
+from ..memory import check_allocation
+from .base import GeoRef, Reader, natural_key
 from .open import open_reader, resolve_inputs
 
 __all__ = ["GeoRef", "Reader", "check_allocation", "natural_key", "open_reader", "resolve_inputs"]

@@ -25,13 +25,12 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import InputError
-from ..memory import available_memory, check_allocation  # noqa: F401 - re-exported
+from ..memory import check_allocation
 
 __all__ = [
     "GeoRef",
     "Reader",
     "natural_key",
-    "check_allocation",
     "split_dataset_path",
 ]
 

@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import DecodeError, FrameMismatchError, InputError
+from ..memory import check_allocation
 from .base import (
     GeoRef,
     Reader,
-    check_allocation,
     consistent_headers,
     default_channel_names,
 )

@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import DecodeError, FrameMismatchError, InputError
+from ..memory import check_allocation
 from .base import (
     Reader,
     SkippedFrame,
     as_hwc,
-    check_allocation,
     default_channel_names,
 )
 

@@ -34,7 +34,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import DecodeError, InputError
-from .base import Reader, check_allocation, consistent_headers
+from ..memory import check_allocation
+from .base import Reader, consistent_headers
 
 __all__ = ["ImageFramesReader", "exif_datetime_to_epoch", "estimate_jpeg_quality"]
 

@@ -14,10 +14,10 @@ from tokenize import TokenError
 import numpy as np
 
 from ..errors import DecodeError, InputError
+from ..memory import check_allocation
 from .base import (
     Reader,
     as_hwc,
-    check_allocation,
     consistent_headers,
     default_channel_names,
 )

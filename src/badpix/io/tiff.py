@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import DecodeError, FrameMismatchError, InputError
-from .base import Reader, SkippedFrame, check_allocation, default_channel_names
+from ..memory import check_allocation
+from .base import Reader, SkippedFrame, default_channel_names
 
 __all__ = ["TiffReader", "GEO_TAGS", "has_geo_tags"]
 

@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import DecodeError, InputError
-from .base import Reader, as_hwc, check_allocation, default_channel_names
+from ..memory import check_allocation
+from .base import Reader, as_hwc, default_channel_names
 
 __all__ = ["ZarrReader", "is_zarr_store"]
 
