@@ -21,8 +21,12 @@ from ..errors import OutputError
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike, overwrite: bool = True) -> Iterator[Path]:
+def atomic_path(target: str | os.PathLike, overwrite: bool = True,
+                expect_bytes: int = 0) -> Iterator[Path]:
     """Yield a temporary path; on success it is renamed to ``target``.
+
+    ``expect_bytes`` (about what the file takes) lets a failed write whose library
+    hid the cause be told apart as a full disk (see :func:`write_failure`).
 
     >>> import tempfile, pathlib
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
@@ -51,7 +55,7 @@ def atomic_path(target: str | os.PathLike, overwrite: bool = True) -> Iterator[P
             raise OutputError(f"{target}: writer produced no file")
         os.replace(tmp, target)
     except BaseException as exc:
-        cause = write_failure(tmp, exc) if isinstance(exc, Exception) else None
+        cause = write_failure(tmp, exc, expect_bytes) if isinstance(exc, Exception) else None
         with contextlib.suppress(OSError):
             if tmp.is_dir():
                 shutil.rmtree(tmp)
@@ -88,14 +92,18 @@ def output_folder(target: Path) -> Path:
     return parent
 
 
-def write_failure(tmp: Path, exc: BaseException) -> str | None:
+def write_failure(tmp: Path, exc: BaseException, expect_bytes: int = 0) -> str | None:
     """Why writing ``tmp`` failed, when the environment says so (``None``: not known).
 
     Libraries hide the cause: GDAL says "Write failed", tifffile raised
     ``IndexError: 0`` reading back a truncated file.  So the errno is used when
-    there is one, else the file system and the file-size limit are asked.
+    there is one, else the file system and the file-size limit are asked.  GDAL may
+    also remove the file it could not finish: then less free space than the file's
+    ``expect_bytes`` says the disk was too small.
     """
-    err = getattr(exc, "errno", None)
+    # only an OSError's errno is one: rasterio's CPLE_* errors carry GDAL's error class
+    # there (CPLE_AppDefined is 1, which read as EPERM said "permission denied" on a full disk)
+    err = exc.errno if isinstance(exc, OSError) else None
     if err in WRITE_ERRNOS:
         return WRITE_ERRNOS[err]
     folder = tmp.parent
@@ -112,7 +120,7 @@ def write_failure(tmp: Path, exc: BaseException) -> str | None:
         return None
     if st.f_flag & os.ST_RDONLY:
         return WRITE_ERRNOS[errno.EROFS]
-    if st.f_bavail * st.f_frsize < 64 * 1024:
+    if st.f_bavail * st.f_frsize < max(64 * 1024, expect_bytes):
         return WRITE_ERRNOS[errno.ENOSPC]
     if not os.access(folder, os.W_OK):
         return WRITE_ERRNOS[errno.EACCES]
@@ -163,7 +171,12 @@ class StagedDir:
             raise OutputError(f"{self.target}: cannot create folder ({exc.strerror})") from None
         if not self.target.is_dir():
             raise OutputError(f"{self.target}: is not a folder")
-        self.path = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.target))
+        try:
+            self.path = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.target))
+        except OSError as exc:
+            cause = WRITE_ERRNOS.get(exc.errno, exc.strerror or str(exc))
+            raise OutputError(f"{self.target}: {cause} while creating the staging "
+                              "folder") from None
 
     def publish(self) -> list[Path]:
         published = []
