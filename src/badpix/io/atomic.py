@@ -11,6 +11,7 @@ import contextlib
 import errno
 import logging
 import os
+import re
 import resource
 import shutil
 import tempfile
@@ -78,6 +79,40 @@ WRITE_ERRNOS = {
     errno.EPERM: "permission denied",
     errno.EFBIG: "file size limit exceeded",
 }
+
+
+_TEMP_NAME = re.compile(r"^\..+\.tmp(\.[^.]*)?$")  # atomic_path's ``.<stem>.<random>.tmp<suffix>``
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[str]:
+    """Remove what a killed run left in ``folder``: staging folders and temporary files.
+
+    Only names this module makes (``.staging-*``, ``.<stem>.<random>.tmp<suffix>``,
+    ``.gen-*.tmp``); for folders one run owns at a time (a checkpointed scan's
+    output and its ``state/``).  Returns the names removed.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> (d / ".staging-x1").mkdir(); _ = (d / ".mask.ab12.tmp.tif").write_text("")
+    >>> _ = (d / "mask.tif").write_text(""); remove_stale_temporaries(d)
+    ['.mask.ab12.tmp.tif', '.staging-x1']
+    >>> sorted(p.name for p in d.iterdir())
+    ['mask.tif']
+    """
+    removed = []
+    folder = Path(folder)
+    if not folder.is_dir():
+        return removed
+    for p in sorted(folder.iterdir()):
+        if not (p.name.startswith(".staging-") or _TEMP_NAME.match(p.name)):
+            continue
+        with contextlib.suppress(OSError):
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+            removed.append(p.name)
+    return removed
 
 
 def output_folder(target: Path) -> Path:
