@@ -105,3 +105,27 @@ def test_sigint_while_kernels_load(tmp_path, stack, delay):
     assert err.strip().splitlines()[-1] == "badpix: interrupted", err
     assert "Traceback" not in err and "Exception" not in err, err
     assert [x for x in listing(tmp_path) if x not in ("out", "tmp")] == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_while_starting_up(tmp_path, stack, sig):
+    """While the executable still imports (typer, numpy: ~0.2 s) the CLI's handler is not
+    in place; before the fix SIGINT gave a KeyboardInterrupt traceback of whatever module
+    was loading (exit -2) and SIGTERM a silent -15.
+
+    The sign: Python's import-time report (``PYTHONPROFILEIMPORTTIME``) of
+    ``badpix.errors``, the first module after the package's start-up line.
+    """
+    p = start(tmp_path, ["scan", str(stack / "frames"), "-o", "out", "-q"],
+              PYTHONPROFILEIMPORTTIME="1")
+    for line in p.stderr:
+        if line.split("|")[-1].strip() == "badpix.errors":
+            break
+    assert p.poll() is None
+    p.send_signal(sig)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 128 + sig, (p.returncode, err[-2000:])
+    lines = [ln for ln in err.splitlines() if not ln.startswith("import time:")]
+    assert lines == [MESSAGES[sig]], err[-2000:]
+    assert "badpix.cli" not in err  # signalled before the CLI was even imported
+    assert [x for x in listing(tmp_path) if x not in ("out", "tmp")] == []
