@@ -64,6 +64,9 @@ COMMANDS = {
     "repair": (["repair", "IN/frames", "-m", "IN/mask.npy", "-o", "out"], None),
     "background": (["background", "IN/frames", "-o", "out/bg.h5", "-m", "rolling",
                     "-k", "50"], "npy-frames: "),
+    # a folder output is staged (StagedDir) rather than one temporary file
+    "background-folder": (["background", "IN/frames", "-o", "out/bg", "-m", "rolling",
+                           "-k", "50"], "npy-frames: "),
 }
 
 

@@ -200,6 +200,7 @@ class StagedDir:
 
     def __init__(self, target: str | os.PathLike):
         self.target = Path(target)
+        self._created = not self.target.exists()  # removed again, if still empty, on discard
         try:
             self.target.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -226,6 +227,9 @@ class StagedDir:
 
     def discard(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
+        if self._created:  # an interrupted or failed first run leaves no empty folder
+            with contextlib.suppress(OSError):
+                self.target.rmdir()
 
     def __enter__(self) -> StagedDir:
         return self
