@@ -98,8 +98,12 @@ class _Interrupted:
             os.kill(os.getpid(), self.signum)
 
     def __call__(self, signum, frame) -> None:
+        from ..io.atomic import signal_held
+
         self.fired = True
         self.signum = signum
+        if signal_held(signum):  # e.g. a temporary file made but not yet owned: sent again
+            return
         if _in_llvmlite(frame):
             timer = threading.Timer(0.05, self._again)
             timer.daemon = True

@@ -15,10 +15,53 @@ import re
 import resource
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import OutputError
+
+#: signals that arrived inside :func:`hold_signals` blocks (depth, then signal numbers)
+_HELD: list[int] = [0]
+_ARRIVED: list[int] = []
+
+
+@contextlib.contextmanager
+def hold_signals() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM for a few statements that must not be cut in two.
+
+    E.g. between creating a temporary file and recording that it must be removed:
+    a Ctrl-C there left the file behind.  The CLI's handler asks
+    :func:`signal_held` first; a held signal is sent again when the block ends.
+    (``pthread_sigmask`` would not do: the kernel hands the signal to another
+    thread, numba's or Dask's, and Python still runs the handler in this one.)
+
+    >>> with hold_signals():
+    ...     held = signal_held(2)
+    ...     _ARRIVED.clear()  # here only: a handler's signal would be sent again at the end
+    >>> held, signal_held(2)
+    (True, False)
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # handlers run in the main thread only
+        return
+    _HELD[0] += 1
+    try:
+        yield
+    finally:
+        _HELD[0] -= 1
+        if _HELD[0] == 0 and _ARRIVED:
+            signum = _ARRIVED[-1]
+            _ARRIVED.clear()
+            os.kill(os.getpid(), signum)  # the handler runs again, now outside the block
+
+
+def signal_held(signum: int) -> bool:
+    """For a signal handler: inside :func:`hold_signals`, remember ``signum`` and say True."""
+    if _HELD[0] > 0 and threading.current_thread() is threading.main_thread():
+        _ARRIVED.append(int(signum))
+        return True
+    return False
 
 
 @contextlib.contextmanager
@@ -44,11 +87,12 @@ def atomic_path(target: str | os.PathLike, overwrite: bool = True,
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{parent}: cannot create folder ({exc.strerror})") from None
-    fd, name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}",
-                                dir=parent)
-    os.close(fd)
-    tmp = Path(name)
-    tmp.unlink()  # writers such as GDAL want to create the file themselves
+    with hold_signals():  # a Ctrl-C between mkstemp and unlink left the empty file behind
+        fd, name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}",
+                                    dir=parent)
+        os.close(fd)
+        tmp = Path(name)
+        tmp.unlink()  # writers such as GDAL want to create the file themselves
     try:
         with quiet_library_logs():
             yield tmp

@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, OutputError, ParameterError
-from ..io.atomic import atomic_path
+from ..io.atomic import atomic_path, hold_signals
 from ..io.base import Reader
 from ..io.images import estimate_jpeg_quality
 
@@ -441,14 +441,18 @@ class FrameWriter:
     def _close_current(self) -> None:
         if self._sink is None or self._stack is None:
             return
-        sink, stack = self._sink, self._stack
-        self._sink = self._stack = None
+        with hold_signals():  # the file always has an owner that removes it on abort
+            sink, stack = self._sink, self._stack
+            entry = (stack, self.targets[self._file])
+            self._pending.append(entry)  # renamed in close()
+            self._sink = self._stack = None
         try:
             sink.finish()
         except BaseException:
-            stack.__exit__(*_exc_info())
+            with hold_signals():
+                self._pending.remove(entry)
+                stack.__exit__(*_exc_info())
             raise
-        self._pending.append((stack, self.targets[self._file]))  # renamed in close()
 
     def abort(self) -> None:
         """Drop the file being written (its temporary file is removed)."""
