@@ -37,10 +37,24 @@ def test_cli_help_loads_no_heavy_library(argv):
     loaded = _loaded("import contextlib, io\nfrom badpix.cli import main\n"
                      f"with contextlib.redirect_stdout(io.StringIO()):\n    main({argv!r})")
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+    # neither needs a kernel: `scan --help` reads RuleParams' defaults, not the rules
+    assert not loaded & {"numba", "scipy", "llvmlite"}, sorted(loaded & {"numba", "scipy"})
     if argv == ["--help"]:  # no command module at all
         commands = {m for m in loaded if m.startswith("badpix.cli.") and m != "badpix.cli._common"}
         assert not commands, sorted(commands)
-        assert not loaded & {"numba", "scipy"}
+
+
+def test_lazy_detect_names_are_the_functions():
+    # `classify`, `noisy`, `outlier`, `stuck` are both submodules and functions: the
+    # lazy package must keep meaning the functions after the submodules are imported
+    code = ("import badpix.detect.classify, badpix.detect.noisy, badpix.engine\n"
+            "import badpix.detect as d, badpix.stats as s\n"
+            "print(sorted(n for n in d.__all__ if not callable(getattr(d, n)) "
+            "and n not in ('CLASSES', 'DRIFTING')), "
+            "type(d.classify).__name__, type(d.stuck).__name__, s.temporal_median.__module__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["[]", "function", "function", "badpix.stats.median"], out
 
 
 def test_opening_npy_frames_imports_only_the_npy_reader(tmp_path):
