@@ -10,7 +10,6 @@ import typer
 
 from ..detect.params import RuleParams
 from ..errors import ParameterError
-from . import _warmup
 from ._common import QuietOption, compile_notice, console, info, out, phase_progress
 
 ORDER = 10
@@ -157,6 +156,7 @@ def scan_command(
     OUTLIER unless --median is given.
     """
     from .. import open_stack
+    from ..engine import execute, plan_scan
     from ..io.scandir import MASK_FORMATS, STATS_DTYPES, write_scan_dir
 
     if mask_format not in MASK_FORMATS:
@@ -180,69 +180,65 @@ def scan_command(
         from ..engine.state import read_state_layout
 
         layout = read_state_layout(output)  # new frames are cut into the scan's bands
-    # numba, its CPU target, scipy.special and rasterio load in a thread while the files
-    # are opened and sampled; the engine import waits for whatever of them is not done
-    with _warmup.running(geotiff=mask_format == "tif"):
-        stack = open_stack(input, layout=layout, dataset=dataset, skip_bad=skip_bad)
-        # --persistence 0 turns the photo series' persistence/onset pass off
-        policy = None if persistence is None else persistence > 0
-        on_cluster = workers is not None or scheduler is not None
-        plan_args = dict(out=output, checkpoint_every=checkpoint_every, resume=resume, add=add,
-                         memory_limit=limit, median=median, extra_accumulators=policy)
-        if show_plan:
-            from ..engine import plan_scan
+    stack = open_stack(input, layout=layout, dataset=dataset, skip_bad=skip_bad)
+    # --persistence 0 turns the photo series' persistence/onset pass off
+    policy = None if persistence is None else persistence > 0
+    on_cluster = workers is not None or scheduler is not None
+    plan_args = dict(out=output, checkpoint_every=checkpoint_every, resume=resume, add=add,
+                     memory_limit=limit, median=median, extra_accumulators=policy)
+    if show_plan:
+        if scheduler is not None:
+            from ..engine.dask import dask_client
 
-            if scheduler is not None:
-                from ..engine.dask import dask_client
+            with dask_client(scheduler=scheduler) as client:
+                plan = plan_scan(stack, client=client, **plan_args)
+        else:
+            plan = plan_scan(stack, threads=workers, **plan_args)
+        out.print(str(plan), markup=False, highlight=False)
+        return
+    info(f"{stack.describe()}; bands: {', '.join(b.name for b in stack.bands)}", quiet)
+    from ..detect.photon import resolve_counting
 
-                with dask_client(scheduler=scheduler) as client:
-                    plan = plan_scan(stack, client=client, **plan_args)
-            else:
-                plan = plan_scan(stack, threads=workers, **plan_args)
-            out.print(str(plan), markup=False, highlight=False)
-            return
-        info(f"{stack.describe()}; bands: {', '.join(b.name for b in stack.bands)}", quiet)
-        from ..detect.photon import resolve_counting
+    params = resolve_counting(stack, params)  # once; the engines keep the resolved value
+    from ._numba_target import load_cpu_target
 
-        params = resolve_counting(stack, params)
-        from ..engine import execute, plan_scan  # numba: waits for the warm-up's imports
-  # once; the engines keep the resolved value
-        info(params.counting_decision.describe(), quiet)
-        extra_summary = None
-        compile_notice(quiet)
-        # one bar for reading, then a spinner per phase: median, rules per band, writing
-        with phase_progress("scan", stack.n_frames, quiet) as phases, \
-                _client(workers, scheduler) as client:
-            plan = plan_scan(stack, client=client, **plan_args)
-            if on_cluster:  # the Dask executor reports no phases of its own
-                phases.after_reading = "median and rules"
-            result = execute(stack, params, client=client, progress=phases.advance,
-                             workdir=workdir, plan=plan, phase=phases.phase, **plan_args)
-            with phases.step("writing"):
-                if stateful:
-                    from ..engine.state import state_summary
+    load_cpu_target()  # what the first kernel would do, minus numba's scipy.linalg probe
+    info(params.counting_decision.describe(), quiet)
+    extra_summary = None
+    compile_notice(quiet)
+    # one bar for reading, then a spinner per phase: median, rules per band, writing
+    with phase_progress("scan", stack.n_frames, quiet) as phases, \
+            _client(workers, scheduler) as client:
+        plan = plan_scan(stack, client=client, **plan_args)
+        if on_cluster:  # the Dask executor reports no phases of its own
+            phases.after_reading = "median and rules"
+        result = execute(stack, params, client=client, progress=phases.advance,
+                         workdir=workdir, plan=plan, phase=phases.phase, **plan_args)
+        with phases.step("writing"):
+            if stateful:
+                from ..engine.state import state_summary
 
-                    extra_summary = state_summary(output)
-                elif on_cluster:
-                    extra_summary = {"engine": {"name": "dask",
-                                                "scheduler": scheduler or f"local:{workers}"}}
-                write_scan_dir(result, output, mask_format=mask_format,
-                               legacy_float_mask=legacy_float_mask, georef=georef,
-                               extra_summary=extra_summary, stats_dtype=stats_dtype)
-        print_counts(result, quiet)
-        print_power(output, quiet)
-        if result.input.skipped:
-            console.print(f"[yellow]skipped {len(result.input.skipped)} frame(s):[/]")
-            for s in result.input.skipped:
-                console.print(f"  {s.label}: {s.reason}")
-        if top:
-            print_top(result, top)
-        if report:
-            from ..report import write_report
+                extra_summary = state_summary(output)
+            elif on_cluster:
+                extra_summary = {"engine": {"name": "dask",
+                                            "scheduler": scheduler or f"local:{workers}"}}
+            write_scan_dir(result, output, mask_format=mask_format,
+                           legacy_float_mask=legacy_float_mask, georef=georef,
+                           extra_summary=extra_summary, stats_dtype=stats_dtype)
+    print_counts(result, quiet)
+    print_power(output, quiet)
+    if result.input.skipped:
+        console.print(f"[yellow]skipped {len(result.input.skipped)} frame(s):[/]")
+        for s in result.input.skipped:
+            console.print(f"  {s.label}: {s.reason}")
+    if top:
+        print_top(result, top)
+    if report:
+        from ..report import write_report
 
-            # the stack gives the top defects' time series (one more pass over few pixels)
-            info(f"report in {write_report(output, stack=stack)}", quiet)
-        info(f"outputs in {output}/", quiet)
+        # the stack gives the top defects' time series (one more pass over few pixels)
+        info(f"report in {write_report(output, stack=stack)}", quiet)
+    info(f"outputs in {output}/", quiet)
 
 
 @contextlib.contextmanager
