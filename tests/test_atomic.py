@@ -33,7 +33,11 @@ def test_staged_dir_publishes_all_or_nothing(tmp_path):
     with pytest.raises(ValueError), StagedDir(out) as stage:
         (stage.path / "a.txt").write_text("1")
         raise ValueError
-    assert list(out.iterdir()) == []
+    assert not out.exists()  # the folder it created is gone again: nothing left at all
+    out.mkdir()
+    with pytest.raises(ValueError), StagedDir(out) as stage:
+        raise ValueError
+    assert list(out.iterdir()) == []  # a folder that was there stays
     with StagedDir(out) as stage:
         (stage.path / "a.txt").write_text("1")
         (stage.path / "b.txt").write_text("2")

@@ -37,10 +37,24 @@ def test_cli_help_loads_no_heavy_library(argv):
     loaded = _loaded("import contextlib, io\nfrom badpix.cli import main\n"
                      f"with contextlib.redirect_stdout(io.StringIO()):\n    main({argv!r})")
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+    # neither needs a kernel: `scan --help` reads RuleParams' defaults, not the rules
+    assert not loaded & {"numba", "scipy", "llvmlite"}, sorted(loaded & {"numba", "scipy"})
     if argv == ["--help"]:  # no command module at all
         commands = {m for m in loaded if m.startswith("badpix.cli.") and m != "badpix.cli._common"}
         assert not commands, sorted(commands)
-        assert not loaded & {"numba", "scipy"}
+
+
+def test_lazy_detect_names_are_the_functions():
+    # `classify`, `noisy`, `outlier`, `stuck` are both submodules and functions: the
+    # lazy package must keep meaning the functions after the submodules are imported
+    code = ("import badpix.detect.classify, badpix.detect.noisy, badpix.engine\n"
+            "import badpix.detect as d, badpix.stats as s\n"
+            "print(sorted(n for n in d.__all__ if not callable(getattr(d, n)) "
+            "and n not in ('CLASSES', 'DRIFTING')), "
+            "type(d.classify).__name__, type(d.stuck).__name__, s.temporal_median.__module__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["[]", "function", "function", "badpix.stats.median"], out
 
 
 def test_opening_npy_frames_imports_only_the_npy_reader(tmp_path):
@@ -104,3 +118,27 @@ def test_a_folder_of_camera_raw_files_is_found_without_importing_the_raw_reader(
     assert "badpix.io.raw" not in loaded and "rawpy" not in loaded
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split("\n")[0] == "['IMG_0001.dng']"
+
+
+def test_cli_scan_skips_numba_blas_probe_and_kernels_need_no_blas(tmp_path):
+    # badpix scan refreshes numba's CPU target with scipy.linalg hidden (0.15-0.3 s); that
+    # is sound only while no badpix kernel uses np.cov/np.corrcoef/np.dot/np.linalg
+    import ast
+    from pathlib import Path
+
+    import badpix
+
+    for path in Path(badpix.__file__).parent.rglob("*.py"):
+        text = path.read_text()
+        if "numba" not in text:
+            continue
+        names = {n.attr for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Attribute)}
+        assert not names & {"cov", "corrcoef", "dot", "vdot", "linalg", "matmul"}, path
+    for i in range(4):
+        np.save(tmp_path / f"f_{i}.npy", np.full((6, 7), i, np.uint16))
+    code = (f"from badpix.cli import main\nmain(['scan', {str(tmp_path)!r}, '-o', "
+            f"{str(tmp_path / 'out')!r}, '-q'])\nimport sys, numba.np.arraymath as a\n"
+            "print('scipy.linalg' in sys.modules, a._HAVE_BLAS)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out[-2:] == ["False", "False"], out

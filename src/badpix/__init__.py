@@ -11,12 +11,16 @@ The heavy subpackages (statistics kernels, Dask, plotting) load on first use.
 
 from __future__ import annotations
 
-import os
-from typing import TYPE_CHECKING, Any
+from . import _startup_signals
 
-from .errors import BadpixError
-from .layout import Band, Layout, load_layout
-from .stack import Stack, open_stack
+_startup_signals.install()  # first: Ctrl-C while the executable imports gives one line
+
+import os  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
+
+from .errors import BadpixError  # noqa: E402
+from .layout import Band, Layout, load_layout  # noqa: E402
+from .stack import Stack, open_stack  # noqa: E402
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -151,6 +151,16 @@ def uint64_frames(d: Path) -> tuple[Path, np.ndarray]:
     return f, frames
 
 
+def uint64_tiff(d: Path) -> tuple[Path, np.ndarray]:
+    """The same frames as one multi-page TIFF: read frame by frame, not in strips."""
+    import tifffile
+
+    _, frames = uint64_frames(d)
+    f = d / "u64.tif"
+    tifffile.imwrite(f, frames, photometric="minisblack")
+    return f, frames
+
+
 def small_frames(d: Path, n: int = 6, shape: tuple[int, int] = (32, 32)) -> Path:
     f = d / "frames"
     f.mkdir()

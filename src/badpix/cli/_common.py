@@ -98,8 +98,12 @@ class _Interrupted:
             os.kill(os.getpid(), self.signum)
 
     def __call__(self, signum, frame) -> None:
+        from ..io.atomic import signal_held
+
         self.fired = True
         self.signum = signum
+        if signal_held(signum):  # e.g. a temporary file made but not yet owned: sent again
+            return
         if _in_llvmlite(frame):
             timer = threading.Timer(0.05, self._again)
             timer.daemon = True
@@ -121,12 +125,16 @@ class _Interrupted:
 
 @contextlib.contextmanager
 def _watch_sigint() -> Iterator[_Interrupted]:
+    from .._startup_signals import exit_now
+
     flag = _Interrupted()
-    # only replace Python's default handler, and only where signals can be set
+    # only replace Python's default handler (or the start-up one), where signals can be set
     if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+            or signal.getsignal(signal.SIGINT) not in (signal.default_int_handler, exit_now)):
         yield flag
         return
+    if signal.getsignal(signal.SIGTERM) is exit_now:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # SIGTERM unwinds like Ctrl-C (staging and temporary files removed), exit 143
     previous_term = signal.signal(signal.SIGTERM, flag)
     signal.signal(signal.SIGINT, flag)

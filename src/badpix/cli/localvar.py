@@ -45,6 +45,10 @@ def localvar_command(
         if not 1 <= band <= data.shape[0]:
             raise ParameterError(f"--band {band}: {raster} has {data.shape[0]} band(s)")
         data = data[band - 1]
+    rows, cols = data.shape[-2:]
+    if size > max(rows, cols):  # beyond the raster a window only reflects the raster into itself
+        raise ParameterError(f"--size {size} is larger than the raster ({rows} x {cols} pixels "
+                             f"in {raster}): at most {max(rows, cols)}")
     img = data.astype(np.float64)
     nodata = profile.get("nodata")
     gaps = np.isnan(img)

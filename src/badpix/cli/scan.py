@@ -203,6 +203,9 @@ def scan_command(
     from ..detect.photon import resolve_counting
 
     params = resolve_counting(stack, params)  # once; the engines keep the resolved value
+    from ._numba_target import load_cpu_target
+
+    load_cpu_target()  # what the first kernel would do, minus numba's scipy.linalg probe
     info(params.counting_decision.describe(), quiet)
     extra_summary = None
     compile_notice(quiet)

@@ -7,6 +7,7 @@ one :class:`~badpix.detect.params.RuleParams` and packs the masks into the
 bits of :class:`~badpix.detect.flags.Flag`.
 
 >>> import numpy as np
+>>> from badpix.detect import classify, flag_names
 >>> from badpix.stats.bandstats import BandStats
 >>> rng = np.random.default_rng(0)
 >>> frames = rng.normal(100, 5, (30, 12, 12)); frames[:, 3, 4] = 40.0
@@ -20,14 +21,46 @@ bits of :class:`~badpix.detect.flags.Flag`.
 
 from __future__ import annotations
 
-from .classify import classify
-from .flags import CLASSES, DRIFTING, Flag, flag_names, pack, parse_classes
-from .hot_dead import dead, hot
-from .noisy import noisy
-from .outlier import outlier
-from .params import RuleParams
-from .ranking import lowest_variance, most_extreme
-from .stuck import stuck
+import sys
+import types
+from importlib import import_module
+from typing import Any
 
-__all__ = ["CLASSES", "DRIFTING", "Flag", "RuleParams", "classify", "dead", "flag_names", "hot",
-           "lowest_variance", "most_extreme", "noisy", "outlier", "pack", "parse_classes", "stuck"]
+# name -> submodule.  Lazy (PEP 562): ``badpix scan --help`` reads RuleParams from
+# .params and must not pay for numba (.flags -> ._kernels) or scipy.
+_LAZY = {"CLASSES": "flags", "DRIFTING": "flags", "Flag": "flags", "flag_names": "flags",
+         "pack": "flags", "parse_classes": "flags", "classify": "classify", "dead": "hot_dead",
+         "hot": "hot_dead", "noisy": "noisy", "outlier": "outlier", "RuleParams": "params",
+         "lowest_variance": "ranking", "most_extreme": "ranking", "stuck": "stuck"}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
+
+class _Package(types.ModuleType):
+    """Keeps the public functions that share a submodule's name (``classify``, ``noisy``...).
+
+    Importing ``badpix.detect.classify`` binds the submodule as an attribute of this
+    package; eager imports used to overwrite it with the function, so the public name
+    meant the function.  Refusing that binding keeps the meaning (the submodule stays
+    in ``sys.modules``).
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _LAZY.get(name) == name:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

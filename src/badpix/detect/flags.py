@@ -6,8 +6,6 @@ import enum
 
 import numpy as np
 
-from . import _kernels
-
 
 class Flag(enum.IntFlag):
     """Defect classes.
@@ -62,6 +60,8 @@ def pack(shape: tuple[int, int],
     results are fresh memory, which is slow on small VMs: float64 scores made a
     10 MP band's results 56 bytes per pixel, float32 makes them 28.
     """
+    from . import _kernels  # numba: not at import, scandir and the CLI read Flag without it
+
     flags = np.zeros(shape, np.uint8)
     scores: dict[str, np.ndarray] = {}
     severity = np.full(shape, -np.inf, np.float32)

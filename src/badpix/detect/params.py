@@ -144,7 +144,7 @@ class RuleParams:
             if not isinstance(v, (int, float)) or not 0 < v < 1:
                 raise ParameterError(f"{name} must be a probability in (0, 1), got {v!r}")
         # the persistence parameters are validated where they are defined
-        from ..stats.persistence import PersistenceParams
+        from ..stats.persistence_params import PersistenceParams
 
         PersistenceParams.from_params(self)
         if self.scale_floor is not None and not self.scale_floor > 0:

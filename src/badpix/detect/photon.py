@@ -60,11 +60,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from scipy import special
 
 from ..stats.bandstats import BandStats
 from .flags import Flag
-from .outlier import local_median
 from .params import RuleParams
 from .stuck import MAX_SCORE
 
@@ -95,6 +93,8 @@ def background_rate(stats: BandStats, valid: np.ndarray | None = None) -> float:
 def reference_rate(stats: BandStats, size: int = 5, valid: np.ndarray | None = None
                    ) -> np.ndarray:
     """max(local median of valid neighbours' mean, background rate), counts per frame."""
+    from .outlier import local_median  # numba kernels: resolve_counting does not need them
+
     valid = valid_pixels(stats) if valid is None else valid
     masked = np.where(valid, stats.mean, np.nan)
     ref = local_median(masked, size)
@@ -109,6 +109,8 @@ def counting_hot(stats: BandStats, counting_size: int = 5, counting_alpha: float
                  counting_hot_ratio: float = 10.0, counting_min_rate: float = 1.0,
                  ) -> tuple[np.ndarray, np.ndarray]:
     """HOT: counts far above the neighbourhood's Poisson expectation. ``(mask, -log10 p)``."""
+    from scipy import special  # here, not at import: resolve_counting runs at scan start
+
     valid = valid_pixels(stats)
     ref = reference_rate(stats, counting_size, valid)
     k = _total_counts(stats)
@@ -124,6 +126,8 @@ def counting_hot(stats: BandStats, counting_size: int = 5, counting_alpha: float
 def counting_noisy(stats: BandStats, counting_alpha: float = 1e-9, counting_fano: float = 5.0,
                    counting_min_rate: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """NOISY: over-dispersed counts (Fano factor and chi-square test). ``(mask, -log10 p)``."""
+    from scipy import special
+
     valid = valid_pixels(stats)
     n = stats.count.astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, ParameterError
-from ..io.atomic import atomic_path
+from ..io.atomic import atomic_path, remove_stale_temporaries
 from ..io.base import SkippedFrame
 from ..layout import Band, Layout
 from ..stack import Stack
@@ -86,6 +86,9 @@ class Checkpoint:
         digest = _digest(fp)
         if resume or add:
             m = state.load()
+            # a SIGKILL may have left temporary names here and in OUT: this run owns both
+            remove_stale_temporaries(state.dir)
+            remove_stale_temporaries(out)
             stack = self._check_matches(stack, m, out)
             seg = m["segments"][-1]
             if resume and seg["digest"] != digest:

@@ -97,9 +97,7 @@ def strip_statistics(view: np.ndarray, outs: dict[str, np.ndarray] | None = None
     moments = MomentAccumulator(view.shape[1:], view.dtype)
     outs = outs or {}
     median = moments_and_median(view, moments, out=outs.get("median"))
-    fin = moments.finalize()
-    if view.dtype.kind in "iu" and view.dtype.itemsize == 8 and len(view):
-        fin.update(_wide_int_moments(view))
+    fin = moments.finalize()  # 64-bit integers too: exact min/max, shifted moments
     fin["median"] = median
     result: dict[str, object] = {"n_frames": moments.n_frames}
     for k in strip_keys(view.dtype):
@@ -107,28 +105,6 @@ def strip_statistics(view: np.ndarray, outs: dict[str, np.ndarray] | None = None
             outs[k][...] = fin[k]
         result[k] = outs.get(k, fin[k])
     return result
-
-
-def _wide_int_moments(view: np.ndarray) -> dict[str, np.ndarray]:
-    """Exact min/max and accurate mean/var of 64-bit integer frames ``(frames, h, w)``.
-
-    The moment accumulator takes 64-bit integers through float64, where values near
-    2**64 are 4096 apart (a variance of 0, a maximum that rounds to 2**64 and no
-    longer fits uint64).  Differences from the first frame are exact integers (wrapped
-    in the dtype, read as int64: exact while a pixel's spread is below 2**63).
-
-    >>> v = (np.uint64(2**64 - 1) - np.array([[[0]], [[2]]], np.uint64))
-    >>> r = _wide_int_moments(v)
-    >>> int(r["max"][0, 0]) == 2**64 - 1, float(r["var"][0, 0])
-    (True, 1.0)
-    """
-    ref = view[0]
-    with np.errstate(over="ignore"):
-        diff = (view - ref).view(np.int64).astype(np.float64)
-    mean_d = diff.mean(axis=0)
-    var = ((diff - mean_d) ** 2).mean(axis=0)
-    return {"min": view.min(axis=0), "max": view.max(axis=0),
-            "mean": ref.astype(np.float64) + mean_d, "var": var, "std": np.sqrt(var)}
 
 
 def band_stats_from_strips(band: Band, n_frames: int, dtype: np.dtype,

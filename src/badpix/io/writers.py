@@ -133,6 +133,7 @@ def write_geotiff(path: str | os.PathLike, data: np.ndarray, *, georef: GeoRef |
     'mask.tif'
     """
     import rasterio
+    from rasterio._err import CPLE_BaseError  # GDAL's errors (not RasterioError)
     from rasterio.errors import RasterioError
     from rasterio.transform import Affine
 
@@ -166,7 +167,7 @@ def write_geotiff(path: str | os.PathLike, data: np.ndarray, *, georef: GeoRef |
     if nodata is not None:
         profile["nodata"] = nodata
     target = Path(path)
-    with atomic_path(target, overwrite=overwrite) as tmp:
+    with atomic_path(target, overwrite=overwrite, expect_bytes=arr.nbytes) as tmp:
         try:
             # the COG driver only copies: rasterio builds the file in memory and GDAL
             # copies it (with overviews) to ``tmp`` when the dataset closes; inside an
@@ -183,7 +184,8 @@ def write_geotiff(path: str | os.PathLike, data: np.ndarray, *, georef: GeoRef |
                 if descriptions is not None:
                     for i, d in enumerate(descriptions, start=1):
                         dst.set_band_description(i, str(d))
-        except (RasterioError, ValueError, TypeError) as exc:
+        except (RasterioError, CPLE_BaseError, ValueError, TypeError) as exc:
+            # a full disk shows as CPLE_AppDefinedError at close: atomic_path names it
             raise OutputError(f"{target}: cannot write GeoTIFF ({exc})") from None
         _check_complete(tmp, target)
         if plain:

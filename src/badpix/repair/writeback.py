@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, OutputError, ParameterError
-from ..io.atomic import atomic_path
+from ..io.atomic import atomic_path, hold_signals
 from ..io.base import Reader
 from ..io.images import estimate_jpeg_quality
 
@@ -363,7 +363,9 @@ class FrameWriter:
     """Streams repaired frames into files shaped like the reader's inputs.
 
     Use as a context manager: on success every file is renamed into place; on error
-    the temporary files are removed and nothing is published.
+    (or Ctrl-C, SIGTERM) the temporary files are removed and nothing is published.
+    Finished files wait under their temporary names until :meth:`close`, so an
+    interrupted repair leaves no half set of repaired frames.
     """
 
     def __init__(self, reader: Reader, output: str | os.PathLike | None, *,
@@ -385,7 +387,8 @@ class FrameWriter:
         self._sink: _Sink | None = None
         self._stack: contextlib.ExitStack | None = None
         self.written: list[Path] = []
-        self._pending: list[tuple[Path, Path]] = []
+        #: finished files, each still under its temporary name: (its atomic_path, target)
+        self._pending: list[tuple[contextlib.ExitStack, Path]] = []
 
     def _targets(self, output: str | os.PathLike | None, in_place: bool) -> list[Path]:
         paths = self.reader.paths
@@ -438,15 +441,18 @@ class FrameWriter:
     def _close_current(self) -> None:
         if self._sink is None or self._stack is None:
             return
-        sink, stack = self._sink, self._stack
-        self._sink = self._stack = None
+        with hold_signals():  # the file always has an owner that removes it on abort
+            sink, stack = self._sink, self._stack
+            entry = (stack, self.targets[self._file])
+            self._pending.append(entry)  # renamed in close()
+            self._sink = self._stack = None
         try:
             sink.finish()
         except BaseException:
-            stack.__exit__(*_exc_info())
+            with hold_signals():
+                self._pending.remove(entry)
+                stack.__exit__(*_exc_info())
             raise
-        stack.close()  # renames the temporary file into place
-        self.written.append(self.targets[self._file])
 
     def abort(self) -> None:
         """Drop the file being written (its temporary file is removed)."""
@@ -456,9 +462,24 @@ class FrameWriter:
                     self._sink.finish()
             self._stack.__exit__(OutputError, OutputError("aborted"), None)
         self._sink = self._stack = None
+        pending, self._pending = self._pending, []
+        for stack, _target in pending:
+            with contextlib.suppress(Exception):
+                stack.__exit__(OutputError, OutputError("aborted"), None)
 
     def close(self) -> list[Path]:
+        """Finish the last file and rename every file into place; returns the targets."""
         self._close_current()
+        while self._pending:
+            stack, target = self._pending[0]
+            try:
+                stack.close()  # renames the temporary file into place
+            except BaseException:
+                self._pending.pop(0)
+                self.abort()
+                raise
+            self._pending.pop(0)
+            self.written.append(target)
         return self.written
 
     def __enter__(self) -> FrameWriter:

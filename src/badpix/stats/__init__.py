@@ -9,13 +9,19 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import Any
+
 import numpy as np
 
 from ..errors import ParameterError
 from .bandstats import BandStats
-from .median import MedianCollector, temporal_median
-from .moments import MomentAccumulator
-from .spatial import local_mean, local_median, local_std, local_variance
+
+# name -> submodule, imported on first use (PEP 562): these load the numba kernels,
+# which ``badpix scan --help`` (via BandStats users) must not pay for
+_LAZY = {"MedianCollector": "median", "temporal_median": "median",
+         "MomentAccumulator": "moments", "local_mean": "spatial", "local_median": "spatial",
+         "local_std": "spatial", "local_variance": "spatial"}
 
 __all__ = [
     "BandStats",
@@ -28,6 +34,18 @@ __all__ = [
     "local_variance",
     "temporal_median",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 
 def compute_band_stats(frames: np.ndarray, name: str = "band",
@@ -44,6 +62,9 @@ def compute_band_stats(frames: np.ndarray, name: str = "band",
     >>> float(s.mean[0, 0]), float(s.var[0, 0]), s.median, s.value_range
     (2.0, 1.0, None, (1.0, 3.0))
     """
+    from .median import temporal_median
+    from .moments import MomentAccumulator
+
     frames = np.asarray(frames)
     if frames.ndim != 3:
         raise ParameterError(f"frames must be (n, h, w), got shape {frames.shape}")

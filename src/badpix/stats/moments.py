@@ -21,8 +21,11 @@ int32     4.3e9 frames                           > 1e19 frames
 8/16-bit data first goes into compact sums (uint8: S1 and S2 in uint32, exact
 for 66051 frames; uint16: S1 uint32 / S2 uint64, 65537 frames; int16: int32 /
 uint64, 65535 frames) that are flushed into the exact totals before they can
-overflow: less state memory traffic per block.  64-bit integers are
-accumulated as float64 (exact only while values stay below 2**53).
+overflow: less state memory traffic per block.  64-bit integers keep exact
+min/max in their dtype; mean and variance are accumulated as float64 over each
+pixel's difference from its first frame (an exact int64 while a pixel's spread
+stays below 2**63), so values near 2**64 keep their variance instead of rounding
+to steps of 4096.
 
 Float data: per pixel, NaN skipped, each batch of 16 frames is reduced with a
 two-pass mean/sum of squared deviations and merged into the running
@@ -60,11 +63,13 @@ _FORMAT = 1
 
 
 def _kind(dtype: np.dtype) -> str:
-    """'narrow' (8/16-bit int), 'wide' (32-bit int) or 'float' (everything else)."""
+    """'narrow' (8/16-bit int), 'wide' (32-bit), 'wide64' (64-bit) or 'float' (the rest)."""
     if dtype.kind in "iu" and dtype.itemsize <= 2:
         return "narrow"
     if dtype.kind in "iu" and dtype.itemsize == 4:
         return "wide"
+    if dtype.kind in "iu" and dtype.itemsize == 8:
+        return "wide64"
     if dtype.kind in "iuf" or dtype == np.bool_:
         return "float"
     raise ParameterError(f"cannot compute statistics of dtype {dtype}")
@@ -111,7 +116,8 @@ class MomentAccumulator:
     """
 
     #: the per-pixel state arrays (attribute names; which exist depends on the dtype)
-    ARRAYS = ("_count", "_mean", "_m2", "_min", "_max", "_c1", "_c2", "_s1", "_s2lo", "_s2hi")
+    ARRAYS = ("_count", "_mean", "_m2", "_min", "_max", "_c1", "_c2", "_s1", "_s2lo", "_s2hi",
+              "_ref")
 
     def __init__(self, shape: tuple[int, int], dtype: np.dtype | type | str,
                  alloc: Callable[[tuple[int, int], np.dtype, float], np.ndarray] | None = None):
@@ -124,12 +130,18 @@ class MomentAccumulator:
         self.n_frames = 0
         self._alloc = alloc
         self._chunks = K.pixel_chunks(h, w)
-        if self.kind == "float":
+        if self.kind in ("float", "wide64"):
             self._count = self._new(np.int64, 0)
             self._mean = self._new(np.float64, 0)
             self._m2 = self._new(np.float64, 0)
+        if self.kind == "float":
             self._min = self._new(np.float64, np.inf)
             self._max = self._new(np.float64, -np.inf)
+        elif self.kind == "wide64":
+            info = np.iinfo(self.dtype)
+            self._ref = self._new(self.dtype, 0)  # each pixel's first value (set on update)
+            self._min = self._new(self.dtype, info.max)
+            self._max = self._new(self.dtype, info.min)
         else:
             info = np.iinfo(self.dtype)
             self._s1 = self._s2lo = self._s2hi = None
@@ -173,6 +185,8 @@ class MomentAccumulator:
                 frames = frames.astype(np.float64)
             K.float_update(frames, self._chunks, self._count, self._mean, self._m2,
                            self._min, self._max)
+        elif self.kind == "wide64":
+            self._update_wide64(frames)
         else:
             if self.n_frames + n > _s1_frame_limit(self.dtype):
                 raise ParameterError(f"more than {_s1_frame_limit(self.dtype)} frames of "
@@ -190,6 +204,33 @@ class MomentAccumulator:
                     self._pending += part.shape[0]
         self.n_frames += n
         return self
+
+    def _shift(self, values: np.ndarray) -> np.ndarray:
+        """``values - ref`` as float64 (the wrapped difference read as int64: exact)."""
+        with np.errstate(over="ignore"):
+            return (values - self._ref).view(np.int64).astype(np.float64)
+
+    def _update_wide64(self, frames: np.ndarray) -> None:
+        """64-bit integers: exact min/max, float moments of the difference from ``ref``."""
+        if self.n_frames == 0:
+            self._ref[...] = frames[0]
+        scratch = np.full(self.shape, np.inf), np.full(self.shape, -np.inf)
+        K.float_update(self._shift(frames), self._chunks, self._count, self._mean, self._m2,
+                       *scratch)
+        np.minimum(self._min, frames.min(axis=0), out=self._min)
+        np.maximum(self._max, frames.max(axis=0), out=self._max)
+
+    def _chan_merge(self, other: MomentAccumulator, other_mean: np.ndarray) -> None:
+        """Chan et al.'s merge of ``other``'s (count, mean, M2) into this one's."""
+        na = self._count.astype(np.float64)
+        nb = other._count.astype(np.float64)
+        nt = na + nb
+        with np.errstate(invalid="ignore", divide="ignore"):
+            delta = other_mean - self._mean
+            wb = np.where(nt > 0, nb / nt, 0.0)
+            self._mean += delta * wb
+            self._m2 += other._m2 + np.where(nt > 0, delta * delta * na * wb, 0.0)
+        self._count += other._count
 
     def compact_sums_for(self, n: int) -> tuple[np.ndarray, ...] | None:
         """``(c1, c2, min, max)`` for a kernel that adds ``n`` frames itself, or None.
@@ -232,15 +273,12 @@ class MomentAccumulator:
             raise ParameterError(f"cannot merge {other.dtype}{other.shape} into "
                                  f"{self.dtype}{self.shape}")
         if self.kind == "float":
-            na = self._count.astype(np.float64)
-            nb = other._count.astype(np.float64)
-            nt = na + nb
-            with np.errstate(invalid="ignore", divide="ignore"):
-                delta = other._mean - self._mean
-                wb = np.where(nt > 0, nb / nt, 0.0)
-                self._mean += delta * wb
-                self._m2 += other._m2 + np.where(nt > 0, delta * delta * na * wb, 0.0)
-            self._count += other._count
+            self._chan_merge(other, other._mean)
+        elif self.kind == "wide64":
+            if self.n_frames == 0:
+                self._ref[...] = other._ref
+            if other.n_frames:  # other's mean is relative to its own ref: move it to ours
+                self._chan_merge(other, other._mean + (-other._shift(self._ref)))
         elif (self.kind == "narrow" and self._s1 is None and other._s1 is None
               and self._pending + other._pending <= self._flush_every):
             # both still in the compact 8/16-bit sums and their total cannot overflow:
@@ -330,6 +368,12 @@ class MomentAccumulator:
             var = np.maximum(var, 0.0, where=~empty, out=var)
             mn = np.where(empty, np.nan, self._min)
             mx = np.where(empty, np.nan, self._max)
+        elif self.kind == "wide64" and self.n_frames:
+            count = np.broadcast_to(np.int64(self.n_frames), self.shape)
+            mean = self._ref.astype(np.float64) + self._mean
+            var = np.maximum(self._m2 / self.n_frames, 0.0)
+            mn, mx = self._min.view(), self._max.view()
+            mn.flags.writeable = mx.flags.writeable = False
         else:
             # every pixel has every frame: a read-only broadcast, not a 8-byte-per-pixel array
             count = np.broadcast_to(np.int64(self.n_frames), self.shape)
@@ -357,8 +401,10 @@ class MomentAccumulator:
         self._flush()
         meta = {"format": np.int64(_FORMAT), "n_frames": np.int64(self.n_frames),
                 "dtype": np.array(self.dtype.str), "shape": np.array(self.shape, np.int64)}
-        if self.kind == "float":
+        if self.kind in ("float", "wide64"):
             arrays = {"count": self._count, "mean": self._mean, "m2": self._m2}
+            if self.kind == "wide64":
+                arrays["ref"] = self._ref
         else:
             arrays = {"s1": self._s1, "s2lo": self._s2lo, "s2hi": self._s2hi}
         arrays.update(min=self._min, max=self._max)
@@ -371,8 +417,9 @@ class MomentAccumulator:
             if int(state["format"]) != _FORMAT:
                 raise ParameterError(f"unknown accumulator state format {int(state['format'])}")
             acc = cls(tuple(int(s) for s in state["shape"]), np.dtype(str(state["dtype"])))
-            names = ("count", "mean", "m2") if acc.kind == "float" else ("s1", "s2lo", "s2hi")
-            if acc.kind != "float":
+            names = {"float": ("count", "mean", "m2"), "wide64": ("count", "mean", "m2", "ref")
+                     }.get(acc.kind, ("s1", "s2lo", "s2hi"))
+            if acc.kind not in ("float", "wide64"):
                 acc._alloc_totals()
             for name in (*names, "min", "max"):
                 arr = np.asarray(state[name])
