@@ -71,11 +71,23 @@ DEFAULT_COMMANDS = {
     "startup": "python benchmarks/bench_startup.py",
     "startup-main": "python benchmarks/bench_startup.py --src /path/to/clone-of-main "
                     "--json benchmarks/results/startup-main.json",
+    "startup-ab": "python benchmarks/bench_startup_ab.py OLD_TREE [NEW_TREE] [--repeat 8]",
 }
 
 
 def _singular(word: str) -> str:
     return word[:-2] if word.endswith("sses") else word[:-1] if word.endswith("s") else word
+
+
+def _flatten(row: dict[str, Any]) -> dict[str, Any]:
+    """``{"old": {"wall_s": 1}}`` -> ``{"old wall_s": 1}`` (one level; lists stay)."""
+    out: dict[str, Any] = {}
+    for k, v in row.items():
+        if isinstance(v, dict):
+            out.update({f"{k} {k2}": v2 for k2, v2 in v.items()})
+        else:
+            out[k] = v
+    return out
 
 
 def _mapping_tables(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -91,6 +103,7 @@ def _mapping_tables(data: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         items = list(value.items())
         if all(isinstance(v, dict) for _, v in items):
+            items = [(name, _flatten(v)) for name, v in items]
             headers: list[str] = []
             for _, v in items:
                 headers += [h for h, c in v.items() if h not in headers
@@ -114,7 +127,7 @@ def results_rst(path: Path) -> list[str]:
     command = data.get("command") or DEFAULT_COMMANDS.get(path.stem)
     if command:
         lines += [".. code-block:: bash", "", f"   {command}", ""]
-    machine = data.get("machine") or {}
+    machine = data.get("machine") or {k: data[k] for k in ("cpus", "load_avg_1min") if k in data}
     mtext = ", ".join(f"{k} {_cell(v) if isinstance(v, float) else v}"
                       for k, v in machine.items() if k != "platform")
     versions = data.get("versions") or {}
