@@ -38,7 +38,7 @@ counting rules when the data are integers and the median of
 :data:`COUNTING_ZERO_FRACTION` of its pixels at exactly 0.  Measured on the
 shared real data: LAMBDA frames are 98.1-99.3 % zeros (every one of the 150
 frames), every other data set at most 0.02 %; see
-``docs/guide-notes/issue-16-counting-onset.md``.
+``docs/guide/photon-counting.md`` (``python benchmarks/counting_decision.py``).
 
 >>> import numpy as np
 >>> from badpix.stats.bandstats import BandStats
