@@ -39,7 +39,8 @@ def test_cli_help_loads_no_heavy_library(argv):
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
     # neither needs a kernel: `scan --help` reads RuleParams' defaults, not the rules
     assert not loaded & {"numba", "scipy", "llvmlite"}, sorted(loaded & {"numba", "scipy"})
-    if argv == ["--help"]:  # no command module at all
+    if argv == ["--help"]:  # no command module at all, and not even numpy (~80 ms)
+        assert "numpy" not in loaded
         commands = {m for m in loaded if m.startswith("badpix.cli.") and m != "badpix.cli._common"}
         assert not commands, sorted(commands)
 

@@ -19,8 +19,6 @@ import os  # noqa: E402
 from typing import TYPE_CHECKING, Any  # noqa: E402
 
 from .errors import BadpixError  # noqa: E402
-from .layout import Band, Layout, load_layout  # noqa: E402
-from .stack import Stack, open_stack  # noqa: E402
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -31,9 +29,17 @@ if TYPE_CHECKING:
     from ._types import ProgressCallback, RuleKeywords, Source
     from .detect.params import RuleParams
     from .io.memory import Dims
+    from .layout import Band, Layout, load_layout
+    from .stack import Stack, open_stack
 
 _LAZY = {
     "__version__": "badpix._version",  # importlib.metadata costs ~25 ms; only --version needs it
+    # numpy (~80 ms) is not needed by ``badpix --help``: layouts and stacks load on first use
+    "Band": "badpix.layout",
+    "Layout": "badpix.layout",
+    "load_layout": "badpix.layout",
+    "Stack": "badpix.stack",
+    "open_stack": "badpix.stack",
     "run_scan": "badpix.engine",
     "scan_stack": "badpix.engine",
     "ScanResult": "badpix.engine",
