@@ -18,6 +18,7 @@ _startup_signals.install()  # first: Ctrl-C while the executable imports gives o
 import os  # noqa: E402
 from typing import TYPE_CHECKING, Any  # noqa: E402
 
+from ._lazy import lazy_getattr  # noqa: E402
 from .errors import BadpixError  # noqa: E402
 
 if TYPE_CHECKING:
@@ -155,12 +156,7 @@ def scan(
                     **rule_params).to_dataset()
 
 
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'badpix' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = ["BadpixError", "Band", "Layout", "Stack", "load_layout", "open_stack", "scan", *_LAZY]

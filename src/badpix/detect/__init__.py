@@ -23,25 +23,21 @@ from __future__ import annotations
 
 import sys
 import types
-from importlib import import_module
 from typing import Any
+
+from .._lazy import lazy_getattr
 
 # name -> submodule.  Lazy (PEP 562): ``badpix scan --help`` reads RuleParams from
 # .params and must not pay for numba (.flags -> ._kernels) or scipy.
-_LAZY = {"CLASSES": "flags", "DRIFTING": "flags", "Flag": "flags", "flag_names": "flags",
-         "pack": "flags", "parse_classes": "flags", "classify": "classify", "dead": "hot_dead",
-         "hot": "hot_dead", "noisy": "noisy", "outlier": "outlier", "RuleParams": "params",
-         "lowest_variance": "ranking", "most_extreme": "ranking", "stuck": "stuck"}
+_LAZY = {"CLASSES": ".flags", "DRIFTING": ".flags", "Flag": ".flags", "flag_names": ".flags",
+         "pack": ".flags", "parse_classes": ".flags", "classify": ".classify", "dead": ".hot_dead",
+         "hot": ".hot_dead", "noisy": ".noisy", "outlier": ".outlier", "RuleParams": ".params",
+         "lowest_variance": ".ranking", "most_extreme": ".ranking", "stuck": ".stuck"}
 
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 def __dir__() -> list[str]:
@@ -58,7 +54,7 @@ class _Package(types.ModuleType):
     """
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, types.ModuleType) and _LAZY.get(name) == name:
+        if isinstance(value, types.ModuleType) and _LAZY.get(name) == f".{name}":
             return
         super().__setattr__(name, value)
 

@@ -9,19 +9,17 @@
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
-
 import numpy as np
 
+from .._lazy import lazy_getattr
 from ..errors import ParameterError
 from .bandstats import BandStats
 
 # name -> submodule, imported on first use (PEP 562): these load the numba kernels,
 # which ``badpix scan --help`` (via BandStats users) must not pay for
-_LAZY = {"MedianCollector": "median", "temporal_median": "median",
-         "MomentAccumulator": "moments", "local_mean": "spatial", "local_median": "spatial",
-         "local_std": "spatial", "local_variance": "spatial"}
+_LAZY = {"MedianCollector": ".median", "temporal_median": ".median",
+         "MomentAccumulator": ".moments", "local_mean": ".spatial", "local_median": ".spatial",
+         "local_std": ".spatial", "local_variance": ".spatial"}
 
 __all__ = [
     "BandStats",
@@ -36,12 +34,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 def __dir__() -> list[str]:
