@@ -105,6 +105,23 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
+def make_frames(folder: Path, n: int, shape: tuple[int, ...]) -> Path:
+    """``n`` uint16 ``.npy`` frames of ``shape`` in ``folder`` (a fixed base + noise, seed 0).
+
+    Frames already there are kept, so repeated runs reuse the files (and the page cache).
+    """
+    import numpy as np
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    base = rng.integers(900, 1100, shape, dtype=np.uint16)
+    for i in range(n):
+        p = folder / f"frame_{i}.npy"
+        if not p.exists():
+            np.save(p, base + rng.integers(0, 50, shape, dtype=np.uint16))
+    return folder
+
+
 def machine_info() -> dict[str, Any]:
     """What the numbers were measured on: CPU, cores, memory, load at the end of the run."""
     import platform

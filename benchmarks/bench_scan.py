@@ -26,17 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Results  # noqa: E402
-
-
-def make_frames(folder: Path, n: int, shape: tuple[int, int]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    base = rng.integers(900, 1100, shape, dtype=np.uint16)
-    for i in range(n):
-        p = folder / f"frame_{i}.npy"
-        if not p.exists():
-            np.save(p, base + rng.integers(0, 50, shape, dtype=np.uint16))
+from _common import Results, make_frames  # noqa: E402
 
 
 def child(mode: str, folder: str, out: str, memory_limit: str | None) -> None:

@@ -25,7 +25,8 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine_info, make_frames  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "bench-output" / "startup"
@@ -50,17 +51,6 @@ for name, ch, (r0, r1) in (("L2", 0, (0, 100)), ("L1", 1, (349, 419)), ("M0", 2,
         ds.write(mask, 1)
 print("work", time.perf_counter() - t0)
 """
-
-
-def make_frames(folder: Path, n: int, shape: tuple[int, ...]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    base = rng.integers(900, 1100, shape, dtype=np.uint16)
-    for i in range(n):
-        p = folder / f"frame_{i}.npy"
-        if not p.exists():
-            np.save(p, base + rng.integers(0, 50, shape, dtype=np.uint16))
-    return folder
 
 
 def env_for(src: Path | None) -> dict[str, str]:
@@ -164,8 +154,7 @@ def main() -> None:
             print(f"  {s * 1000:8.1f} ms  {name}")
     result = {"date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
               "tree": str(tree), "commit": commit, "repeat": rep,
-              "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                          "load_avg_1min": os.getloadavg()[0], "note": "shared, loaded machine"},
+              "machine": {**machine_info(), "note": "shared, loaded machine"},
               "versions": versions(), "processes": r, "ratios": ratios, "importtime": imports}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1))
