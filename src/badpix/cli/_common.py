@@ -8,23 +8,16 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
-import click
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.text import Text
 
 from ..errors import BadpixError
+
+if TYPE_CHECKING:  # rich.progress (~20 ms) is imported when a bar is shown
+    from rich.progress import Progress
 
 console = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
@@ -40,16 +33,24 @@ def _click_exception_classes() -> tuple[type[BaseException], ...]:
     typer >= 0.22 vendors its own click (``typer._click``), older typer uses
     ``click`` itself; so ``click.ClickException`` alone may catch nothing.  The
     public ``typer.BadParameter`` derives from whichever one typer uses, so its
-    bases name the right class without a private module path.
+    bases name the right class without a private module path.  ``click`` itself
+    is added only when something imported it (an older typer does; typer 0.29
+    does not, and importing it for nothing cost ~10 ms).
     """
     found = [cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "ClickException"]
-    found.append(click.exceptions.ClickException)
+    found += [c.exceptions.ClickException for c in _click_itself()]
     return tuple(dict.fromkeys(found))
 
 
+def _click_itself() -> list:
+    """``[click]`` when the click package is loaded, else ``[]``."""
+    click = sys.modules.get("click")
+    return [click] if click is not None and hasattr(click, "exceptions") else []
+
+
 _CLICK_ERRORS = _click_exception_classes()
-_EXITS = tuple(dict.fromkeys((typer.Exit, click.exceptions.Exit)))
-_ABORTS = tuple(dict.fromkeys((typer.Abort, click.exceptions.Abort)))
+_EXITS = tuple(dict.fromkeys((typer.Exit, *(c.exceptions.Exit for c in _click_itself()))))
+_ABORTS = tuple(dict.fromkeys((typer.Abort, *(c.exceptions.Abort for c in _click_itself()))))
 
 
 def _show_click_error(exc: BaseException) -> int:
@@ -200,10 +201,30 @@ def run_app(app: typer.Typer, argv: list[str]) -> int:
     return code
 
 
-class _RateColumn(ProgressColumn):
-    def render(self, task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text("" if not speed else f"{speed:,.1f} frames/s", style="progress.data.speed")
+def _rate_column():
+    """A frames/s column (built here: rich.progress is imported only for a bar)."""
+    from rich.progress import ProgressColumn
+
+    class _RateColumn(ProgressColumn):
+        def render(self, task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text("" if not speed else f"{speed:,.1f} frames/s",
+                        style="progress.data.speed")
+
+    return _RateColumn()
+
+
+def _count_column():
+    """``done/total`` for bars, nothing for spinners."""
+    from rich.progress import ProgressColumn
+
+    class _CountColumn(ProgressColumn):
+        def render(self, task) -> Text:
+            if task.total is None or task.fields.get("spinner"):
+                return Text("")
+            return Text(f"{int(task.completed)}/{int(task.total)}", style="progress.download")
+
+    return _CountColumn()
 
 
 @contextlib.contextmanager
@@ -213,11 +234,19 @@ def frame_progress(description: str, total: int, quiet: bool = False) -> Iterato
     if not show:
         yield lambda n: None
         return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        _RateColumn(),
+        _rate_column(),
         TimeRemainingColumn(),
         console=console,
         transient=False,
@@ -318,13 +347,6 @@ class Phases:
             self.phase(name, done=True)
 
 
-class _CountColumn(ProgressColumn):
-    def render(self, task) -> Text:
-        if task.total is None or task.fields.get("spinner"):
-            return Text("")
-        return Text(f"{int(task.completed)}/{int(task.total)}", style="progress.download")
-
-
 @contextlib.contextmanager
 def phase_progress(description: str, total: int, quiet: bool = False) -> Iterator[Phases]:
     """A display with one bar for reading ``total`` frames and a spinner per later phase.
@@ -338,12 +360,14 @@ def phase_progress(description: str, total: int, quiet: bool = False) -> Iterato
     if not show:
         yield Phases()
         return
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     with Progress(
         SpinnerColumn(finished_text="[green]done[/]"),
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        _CountColumn(),
-        _RateColumn(),
+        _count_column(),
+        _rate_column(),
         TimeElapsedColumn(),
         console=console,
         transient=False,

@@ -257,10 +257,10 @@ def _client(workers: int | None, scheduler: str | None):
 
 
 def print_counts(result, quiet: bool = False) -> None:
-    from rich.table import Table
-
     if quiet:
         return
+    from rich.table import Table
+
     counts = result.counts()
     # no column for a rule that did not run (PERSISTENT needs the per-frame pass of
     # photo scans, OUTLIER the median)

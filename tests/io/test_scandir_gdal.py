@@ -1,0 +1,51 @@
+"""write_scan_dir's GDAL options change how fast the GeoTIFFs are made, not one byte of them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.crs import CRS
+
+from badpix.io.base import GeoRef
+from badpix.io.scandir import SCAN_GDAL_OPTIONS, _gdal_for_scan_files, write_scan_dir
+from badpix.io.writers import write_geotiff
+from tests.io.cog_check import assert_cog
+
+UTM = GeoRef(CRS.from_epsg(32633).to_wkt(), (500000.0, 10.0, 0.0, 6000000.0, 0.0, -10.0))
+
+
+@pytest.mark.parametrize("shape,dtype", [((5, 100, 1024), np.float32),  # a band's statistics
+                                         ((5, 300, 600), np.float64),
+                                         ((100, 1024), np.uint8),  # its mask
+                                         ((40, 50), np.uint8)])  # no overviews at all
+@pytest.mark.parametrize("georef", [None, UTM])
+def test_scan_options_leave_the_geotiff_bytes_unchanged(tmp_path, shape, dtype, georef):
+    rng = np.random.default_rng(3)
+    data = (rng.normal(1000, 3, shape)).astype(dtype)
+    tags = {"badpix_band": "L2"}
+    plain = write_geotiff(tmp_path / "plain.tif", data, georef=georef, tags=tags)
+    with _gdal_for_scan_files():
+        fast = write_geotiff(tmp_path / "fast.tif", data, georef=georef, tags=tags)
+    assert fast.read_bytes() == plain.read_bytes()
+    assert_cog(fast, overviews=max(shape[-2:]) > 256)
+
+
+def test_the_options_are_scoped_to_the_scan_write():
+    with _gdal_for_scan_files():
+        with rasterio.Env():  # as inside write_geotiff: a nested Env keeps the options
+            assert rasterio.env.getenv()["COG_TMP_COMPRESSION"] == "NONE"
+        assert rasterio.env.getenv().items() >= SCAN_GDAL_OPTIONS.items()
+    assert not rasterio.env.hasenv() or "COG_TMP_COMPRESSION" not in rasterio.env.getenv()
+
+
+def test_scan_folder_files_are_cogs(tmp_path):
+    from badpix.engine import run_scan
+    from tests.test_scan import sensor_frames
+
+    result = run_scan(sensor_frames(tmp_path / "frames", n=6, width=300), layout="l2-l1-m0")
+    files = write_scan_dir(result, tmp_path / "out")
+    for f in files:
+        if f.suffix == ".tif":
+            assert_cog(f)
+    assert not list((tmp_path / "out").glob("*.tmp*"))  # GDAL's temporary overview file
