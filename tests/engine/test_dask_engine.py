@@ -250,20 +250,20 @@ def test_photo_scan_without_median_creates_no_store(client, tmp_path):
 
 def test_states_and_medians_through_ram_files_equal_the_transfer_path(client, int_stack,
                                                                        local_int, tmp_path):
-    from badpix.engine import tasks as engine
+    from badpix.engine import shm as engine
 
     calls = []
-    original = engine._SharedMoments.attach
+    original = engine.SharedMoments.attach
 
     def attach(self):
         calls.append(sorted(self.files.values()))
         return original(self)
 
-    engine._SharedMoments.attach = attach
+    engine.SharedMoments.attach = attach
     try:
         shared = scan_stack_dask(open_stack(int_stack), client=client, frames_per_task=9)
     finally:
-        engine._SharedMoments.attach = original
+        engine.SharedMoments.attach = original
     assert len(calls) == 5 * 2  # 5 chunks x 2 bands, each a handful of mapped files
     from badpix.engine.dask import SHM_DIR
 

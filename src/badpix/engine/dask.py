@@ -2,10 +2,9 @@
 
 What is sent where
 ------------------
-* The stack (the picklable reader -- file paths and headers, no pixels, no open
-  handles -- and the band layout) goes to the cluster once, as one future replicated
-  to every worker: 10 000 paths are not copied into every task, and the scheduler
-  does not pile every unit onto the one worker holding it.
+* The stack (picklable reader: paths and headers, no pixels or handles; the layout)
+  goes once, as one future replicated to every worker: 10 000 paths are not copied
+  into every task, and the scheduler does not pile every unit onto one worker.
 * **Strip units**: a task reads its band rows of every frame and computes their
   moments and exact median; it returns them, or writes them into band-size ``.npy``
   files in ``/dev/shm`` that the client maps (a cluster on this machine).
@@ -14,7 +13,7 @@ What is sent where
   unit's own store file (under a private name, renamed when complete: a re-run
   after a lost worker leaves readers the complete old file, with the same bytes).
   It returns the state; with the store in ``/dev/shm`` the moments live in files
-  there and only their names travel (:class:`_SharedMoments`).
+  there and only their names travel (:class:`SharedMoments`).
 * **Median tiles** are submitted the moment every frame unit has finished (waited
   for without fetching anything: fetching kept a local scheduler from starting
   them), while the client fetches and merges the states as they arrive.
@@ -24,11 +23,6 @@ Integer moments are exact sums, so any cut and merge order give the local
 executor's bits; float moments use Chan's merge (~1e-13 relative); the median is
 exact.  Units are pure apart from (re)writing their own files, so the scheduler
 re-runs whatever a lost worker held.
-
-Example
--------
->>> with dask_client(workers=2) as client:                          # doctest: +SKIP
-...     r = scan_stack_dask(open_stack("frames/"), client=client)
 """
 
 from __future__ import annotations
@@ -55,7 +49,8 @@ from ..stats.base import AccumulatorFactory
 from ..stats.store import plan_tiles
 from .partition import STRIP_OUTPUTS
 from .plan import ScanPlan, extra_factories, make_plan
-from .tasks import _SharedMoments, frame_task, store_path, strip_task, tile_task
+from .shm import SHM_DIR, SharedMoments, default_store_dir, in_shm, npy_files
+from .tasks import frame_task, store_path, strip_task, tile_task
 from .units import FrameState, band_stats_from_strips, strip_dtypes
 
 __all__ = ["LOCAL_CLUSTER_CONFIG", "SHM_DIR", "dask_client", "default_store_dir",
@@ -69,8 +64,6 @@ LOCAL_CLUSTER_CONFIG: dict[str, Any] = {
     "distributed.admin.tick.interval": "1s",  # blocked-event-loop warnings, default 20 ms
     "distributed.admin.system-monitor.interval": "2s",  # dashboard CPU/net plots, 500 ms
 }
-#: a RAM-backed folder for the median store of a cluster on this machine
-SHM_DIR = "/dev/shm"
 
 
 @contextlib.contextmanager
@@ -111,42 +104,6 @@ def dask_client(workers: int | None = None, scheduler: str | None = None,
 
 # -- on the client -------------------------------------------------------------------------
 
-def _in_shm(path: str | os.PathLike | None) -> bool:
-    if path is None:
-        return False
-    real, shm = os.path.realpath(path), os.path.realpath(SHM_DIR)
-    return real == shm or real.startswith(shm + os.sep)
-
-
-def default_store_dir(client: Any, nbytes: int) -> str | None:
-    """``/dev/shm`` when every worker runs on this machine and ``nbytes`` fit easily, else None.
-
-    The store is written once and read once within seconds: on a disk-backed folder a
-    store beyond the kernel's dirty limit is also written to disk and the writers wait
-    (that cost a 4 GB scan's 2 workers most of their speed-up here).  RAM is used when
-    the store takes at most a quarter of the available memory and half of the free
-    space of the folder; workers on other hosts need shared storage (``workdir``).
-    """
-    import socket
-    from urllib.parse import urlparse
-
-    from ..memory import available_memory
-
-    if not os.path.isdir(SHM_DIR):
-        return None
-    local = {"127.0.0.1", "localhost", "::1"}
-    with contextlib.suppress(OSError):
-        local |= {socket.gethostname(), socket.gethostbyname(socket.gethostname())}
-    hosts = {urlparse(addr).hostname for addr in client.nthreads()}
-    if not hosts or not hosts <= local:
-        return None
-    try:
-        free = shutil.disk_usage(SHM_DIR).free
-    except OSError:
-        return None
-    return SHM_DIR if nbytes <= free // 2 and nbytes <= available_memory() // 4 else None
-
-
 def _workdir(client: Any, where: Any, token: str) -> Path:
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f"badpix-dask-{token}-",
@@ -159,16 +116,6 @@ def _workdir(client: Any, where: Any, token: str) -> Path:
         raise OutputError(f"{tmp}: not visible on worker(s) {', '.join(blind)}; pass a "
                           "workdir on storage shared by the client and all workers")
     return tmp
-
-
-def _npy_files(folder: Path, shapes: dict[str, tuple[int, int]], kinds: dict[str, np.dtype]
-               ) -> dict[str, dict[str, str]]:
-    files: dict[str, dict[str, str]] = {}
-    for band, shape in shapes.items():
-        for k, dt in kinds.items():
-            path = files.setdefault(band, {})[k] = os.fspath(folder / f"{band}-{k}.npy")
-            np.lib.format.open_memmap(path, mode="w+", dtype=dt, shape=shape)
-    return files
 
 
 def _mapped(path: str) -> np.ndarray:
@@ -214,10 +161,10 @@ def run_dask(stack: Stack, params: RuleParams, plan: ScanPlan, client: Any, *,
         raise OutputError(f"{workdir}: the work folder does not exist")
     if workdir is None:
         workdir = default_store_dir(client, nbytes)
-    # strips need a folder only to share their results through RAM (see _SharedMoments)
+    # strips need a folder only to share their results through RAM (see SharedMoments)
     tmp = _workdir(client, workdir, token) if plan.collects_median and not strips \
-        or strips and _in_shm(workdir) else None
-    share = _in_shm(tmp)
+        or strips and in_shm(workdir) else None
+    share = in_shm(tmp)
     futures: list[Any] = []
 
     def track(futs: list[Any], weight: dict[str, int]) -> Callable[[Any], None]:
@@ -248,7 +195,7 @@ def run_dask(stack: Stack, params: RuleParams, plan: ScanPlan, client: Any, *,
         client.replicate([stack_f])
         futures.append(stack_f)
         if strips:
-            files = _npy_files(tmp, shapes, strip_dtypes(dtype)) if share else None
+            files = npy_files(tmp, shapes, strip_dtypes(dtype)) if share else None
             work = [(b, s) for b in bands for s in plan.strip_plans()[b.name]]
             futs = client.map(strip_task, work, stack=stack_f, numba_threads=numba_threads,
                               out_files=files, key=[f"badpix-strip-{token}-{i}"
@@ -294,7 +241,7 @@ def run_dask(stack: Stack, params: RuleParams, plan: ScanPlan, client: Any, *,
         median_files: dict[str, str] = {}
         if tmp is not None and not failed:
             if share:  # tiles go straight into band-size files in RAM
-                median_files = {name: f["median"] for name, f in _npy_files(
+                median_files = {name: f["median"] for name, f in npy_files(
                     tmp, shapes, {"median": np.dtype(np.float64)}).items()}
             tiles = [(b.name, t) for b in bands for t in plan_tiles(
                 n, b.shape, dtype.itemsize, plan.unit_memory, min_tiles=2 * plan.threads)]
@@ -311,7 +258,7 @@ def run_dask(stack: Stack, params: RuleParams, plan: ScanPlan, client: Any, *,
                                        raise_errors=True):
             count(fut)
             fut.release()
-            state.moments = {k: m.attach() if isinstance(m, _SharedMoments) else m
+            state.moments = {k: m.attach() if isinstance(m, SharedMoments) else m
                              for k, m in state.moments.items()}
             if total is None:
                 total = state
@@ -393,6 +340,11 @@ def scan_stack_dask(stack: Stack, params: RuleParams | None = None, client: Any 
         ``True``: strips or :class:`~badpix.errors.ParameterError`.
     plan
         A :class:`~badpix.engine.plan.ScanPlan` made for the ``"dask"`` executor.
+
+    Examples
+    --------
+    >>> with dask_client(workers=2) as client:                      # doctest: +SKIP
+    ...     r = scan_stack_dask(open_stack("frames/"), client=client)
     """
     from ..detect.photon import resolve_counting
 

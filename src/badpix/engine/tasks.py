@@ -24,8 +24,8 @@ import numpy as np
 from ..detect.params import RuleParams
 from ..stack import Stack
 from ..stats.base import AccumulatorFactory
-from ..stats.moments import MomentAccumulator
 from ..stats.store import FrameStore, StoreMedian
+from .shm import SharedMoments, file_allocator
 from .units import FrameState, read_strip, strip_buffer_shape, strip_statistics, tile_median
 
 __all__ = ["frame_task", "store_path", "strip_task", "tile_task"]
@@ -71,36 +71,6 @@ def store_path(store_dir: str, band: str, start: int) -> Path:
     return Path(store_dir) / f"median_{band}_{start:09d}.raw"
 
 
-class _SharedMoments:
-    """A unit's :class:`MomentAccumulator` whose arrays are ``.npy`` files in RAM.
-
-    The client maps the same pages instead of receiving a copy: receiving two 64 MB
-    states cost the client 0.62-0.94 s of system time per 1 GB scan here, CPU taken
-    from the workers (with the files: 0.02 s).  Each task run writes files of its own,
-    so a re-run never truncates files the client may have mapped.
-    """
-
-    def __init__(self, acc: MomentAccumulator, paths: dict[int, str]):
-        self.template = acc.with_arrays({})
-        self.files = {name: paths[id(arr)] for name, arr in acc.arrays().items()}
-
-    def attach(self) -> MomentAccumulator:
-        return self.template.with_arrays(
-            {k: np.load(p, mmap_mode="r+").view(np.ndarray) for k, p in self.files.items()})
-
-
-def _file_allocator(folder: str, prefix: str, paths: dict[int, str]) -> Callable[..., Any]:
-    def alloc(shape: tuple[int, int], dtype: np.dtype, fill: float) -> np.ndarray:
-        path = os.path.join(folder, f"{prefix}-{len(paths)}.npy")
-        arr = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
-        if fill != 0:  # a new file reads as zeros
-            arr[...] = fill
-        view = arr.view(np.ndarray)
-        paths[id(view)] = path
-        return view
-    return alloc
-
-
 def frame_task(unit: tuple[int, int], *, stack: Stack, block: int, store_dir: str | None,
                factories: list[AccumulatorFactory], params: RuleParams, numba_threads: int,
                share: bool) -> FrameState:
@@ -114,7 +84,7 @@ def frame_task(unit: tuple[int, int], *, stack: Stack, block: int, store_dir: st
     alloc = None
     if share and store_dir is not None:
         def alloc(band: str) -> Callable[..., Any]:
-            return _file_allocator(store_dir, f"state-{band}-{start}-{run}", paths)
+            return file_allocator(store_dir, f"state-{band}-{start}-{run}", paths)
     suffix = f".part-{os.getpid()}-{threading.get_ident()}"
     sinks = {}
     for b in stack.bands if store_dir is not None else ():
@@ -144,7 +114,7 @@ def frame_task(unit: tuple[int, int], *, stack: Stack, block: int, store_dir: st
     state.sinks = {}
     state.skipped = [(start, s) for s in stack.skipped]
     if paths:
-        state.moments = {k: _SharedMoments(m, paths) for k, m in state.moments.items()}
+        state.moments = {k: SharedMoments(m, paths) for k, m in state.moments.items()}
     return state
 
 
