@@ -155,14 +155,29 @@ def run_scan(
     :class:`ScanResult` itself (per-band statistics, flags and scores as numpy
     arrays, ``counts()``, ``defects()``, and what :func:`badpix.write_scan_dir` writes).
 
-    ``source``, ``layout``, ``dataset``, ``dims``, ``skip_bad``, ``params``/``**rule_params``
-    and ``client`` are :func:`badpix.scan`'s.  ``memory_limit``: bytes of frames the
-    scan holds at once, over all units in flight (the median spills beyond it).
-    ``progress``: ``advance(n_frames)`` as frames are done.  ``out`` with
-    ``checkpoint_every`` (or ``resume``/``add``): resumable state in ``out/state/``;
-    ``on_checkpoint`` is called with the frames done after each checkpoint.
-    ``median``: collect the exact temporal median (default: the plan decides; photo
-    series leave it out).
+    Parameters
+    ----------
+    source
+        A path, a list of files, frames in memory (numpy/dask array, xarray object)
+        or a :class:`Stack`, as for :func:`badpix.scan`.
+    layout, dataset, dims, skip_bad
+        How to open ``source`` (ignored for a :class:`Stack`); see :func:`badpix.scan`.
+    params, **rule_params
+        Rule parameters: a :class:`RuleParams` and/or its fields as keywords.
+    memory_limit
+        Bytes of frames the scan holds at once, over all work units in flight
+        (the median spills to disk beyond it).
+    client
+        A ``dask.distributed.Client``: the Dask executor runs the same work units.
+    progress
+        ``advance(n_frames)``, called as frames are done.
+    out, checkpoint_every, resume, add, on_checkpoint
+        With ``out`` and ``checkpoint_every`` (or ``resume``/``add``) the local
+        executor keeps resumable state in ``out/state/``; ``on_checkpoint`` is
+        called with the frames done after each checkpoint.
+    median
+        Collect the exact temporal median (default: the plan decides; photo
+        series leave it out).
 
     Examples
     --------
