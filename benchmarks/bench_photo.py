@@ -114,9 +114,9 @@ def main() -> None:
     from badpix.stats.persistence import (
         PersistenceAccumulator,
         PersistenceParams,
-        frame_thresholds,
         persistence_factory,
     )
+    from badpix.stats.standout import frame_thresholds
 
     folder = args.keep or Path(tempfile.mkdtemp(prefix="bench_photo_"))
     t0 = time.perf_counter()

@@ -130,8 +130,8 @@ def bench_scaling(folder: Path, repeats: int, strips: bool | None = None
 
 
 def bench_median(n: int, size: int) -> dict[str, float]:
-    from badpix.engine.store import FrameStore, tiled_median
     from badpix.stats.median import temporal_median
+    from badpix.stats.store import FrameStore, tiled_median
 
     rng = np.random.default_rng(0)
     x = rng.integers(0, 4096, (n, size, size), dtype=np.uint16)

@@ -44,7 +44,7 @@ def child(mode: str, folder: str, out: str, memory_limit: str | None) -> None:
         phases = {}
     else:
         # "stream": the frame-streaming path (block_frames given), the baseline of "scan"
-        # (strips when the format reads rows, see badpix.engine.strips)
+        # (strips when the format reads rows, see badpix.engine.units)
         from badpix.engine.plan import stack_block_frames
 
         block = stack_block_frames(stack) if mode == "stream" else None

@@ -33,7 +33,7 @@ from .detect.flags import CLASSES
 if TYPE_CHECKING:
     import xarray as xr
 
-    from .engine.result import BandResult, ScanResult
+    from .result import BandResult, ScanResult
 
 __all__ = ["CONVENTIONS", "band_dataset", "grid_mapping_attrs", "scan_dataset"]
 

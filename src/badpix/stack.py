@@ -108,7 +108,7 @@ class Stack:
                 s = starts[k]
                 e = min(s + block_frames, stop)
                 buf = buffers[k % 2][: e - s]
-                return self._read_into(pool, s, e, buf)
+                return self.read_into(s, e, buf, pool)
 
             prefetch = ThreadPoolExecutor(max_workers=1)
             try:
@@ -121,7 +121,13 @@ class Stack:
             finally:
                 prefetch.shutdown(wait=True, cancel_futures=True)
 
-    def _read_into(self, pool: ThreadPoolExecutor, s: int, e: int, buf: np.ndarray) -> np.ndarray:
+    def read_into(self, s: int, e: int, buf: np.ndarray,
+                  pool: ThreadPoolExecutor | None = None) -> np.ndarray:
+        """Frames ``[s, e)`` into ``buf``; returns the frames read (``skip_bad``: fewer).
+
+        ``pool`` decodes one file per thread (photos).  Skipped frames are appended to
+        :attr:`skipped`.
+        """
         n = e - s
         per_file = self.decodes_per_file and n > 1
         if not per_file and not self.skip_bad:
@@ -137,7 +143,7 @@ class Stack:
             return None
 
         if per_file:
-            problems = list(pool.map(one, range(n)))
+            problems = list((map if pool is None else pool.map)(one, range(n)))
         else:
             problems = [one(k) for k in range(n)]
         good = [k for k, p in enumerate(problems) if p is None]

@@ -40,8 +40,8 @@ from .io.memory import Dims, _axis_roles
 if TYPE_CHECKING:
     from ._types import ProgressCallback, RuleKeywords
     from .detect.params import RuleParams
-    from .engine.result import ScanResult
     from .layout import Layout
+    from .result import ScanResult
 
 __all__ = ["BadpixDataArrayAccessor", "BadpixDatasetAccessor"]
 

@@ -15,8 +15,8 @@ import pytest
 from badpix import open_stack
 from badpix.cli import main
 from badpix.engine import run_scan, scan_stack
-from badpix.engine.store import FrameStore, tiled_median
 from badpix.errors import InputError, ParameterError
+from badpix.stats.store import FrameStore, tiled_median
 
 from ._util import assert_same_results, write_stack
 

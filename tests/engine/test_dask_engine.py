@@ -164,7 +164,7 @@ def test_compact_and_wide_merges_agree(dtype):
 
 
 def test_scratch_buffers_are_reused():
-    from badpix.engine.units import _scratch
+    from badpix.engine.tasks import _scratch
 
     with _scratch((4, 8), np.uint16) as a:
         a[...] = 1
@@ -250,22 +250,24 @@ def test_photo_scan_without_median_creates_no_store(client, tmp_path):
 
 def test_states_and_medians_through_ram_files_equal_the_transfer_path(client, int_stack,
                                                                        local_int, tmp_path):
-    from badpix.engine import units as engine
+    from badpix.engine import shm as engine
 
     calls = []
-    original = engine._SharedMoments.attach
+    original = engine.SharedMoments.attach
 
     def attach(self):
         calls.append(sorted(self.files.values()))
         return original(self)
 
-    engine._SharedMoments.attach = attach
+    engine.SharedMoments.attach = attach
     try:
         shared = scan_stack_dask(open_stack(int_stack), client=client, frames_per_task=9)
     finally:
-        engine._SharedMoments.attach = original
+        engine.SharedMoments.attach = original
     assert len(calls) == 5 * 2  # 5 chunks x 2 bands, each a handful of mapped files
-    assert all(p.startswith(engine.SHM_DIR) for files in calls for p in files)
+    from badpix.engine.dask import SHM_DIR
+
+    assert all(p.startswith(SHM_DIR) for files in calls for p in files)
     disk = tmp_path / "store"
     disk.mkdir()
     transferred = scan_stack_dask(open_stack(int_stack), client=client, frames_per_task=9,

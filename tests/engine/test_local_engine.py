@@ -122,8 +122,8 @@ def test_cli_median_option_on_photos(tmp_path, capsys):
 
 
 def test_bands_classified_in_threads_equal_one_after_the_other(tmp_path):
+    from badpix.detect.bands import classify_bands
     from badpix.detect.params import RuleParams
-    from badpix.engine.local import classify_bands
 
     rgb_photos(tmp_path / "p", n=7)
     stack = open_stack(tmp_path / "p")
@@ -146,7 +146,7 @@ def test_streaming_state_is_released_before_the_rules_allocate(tmp_path, monkeyp
     import gc
     import weakref
 
-    from badpix.engine import local
+    from badpix.detect import bands as local
 
     rgb_photos(tmp_path / "p", n=7)
     alive = []
@@ -193,13 +193,13 @@ def strip_calls(monkeypatch):
     from badpix.engine import local
 
     calls = []
-    original = local._strip_stats
+    original = local._strips
 
-    def spy(stack, plans, *args):
-        calls.append(plans)
-        return original(stack, plans, *args)
+    def spy(stack, plan, *args):
+        calls.append(plan.strip_plans())
+        return original(stack, plan, *args)
 
-    monkeypatch.setattr(local, "_strip_stats", spy)
+    monkeypatch.setattr(local, "_strips", spy)
     return calls
 
 

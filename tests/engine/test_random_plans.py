@@ -120,7 +120,7 @@ distributed = pytest.importorskip("distributed")
 
 @pytest.fixture(scope="module")
 def client():
-    from badpix.engine.cluster import dask_client
+    from badpix.engine.dask import dask_client
 
     with dask_client(workers=2) as c:
         yield c

@@ -12,7 +12,8 @@ from PIL import Image
 from badpix import open_stack
 from badpix.errors import DecodeError, FrameMismatchError, InputError
 from badpix.io import open_reader
-from badpix.io.images import ImageFramesReader, exif_datetime_to_epoch
+from badpix.io.image_headers import exif_datetime_to_epoch
+from badpix.io.images import ImageFramesReader
 
 
 def _save(path, arr, **kw):

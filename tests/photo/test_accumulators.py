@@ -10,14 +10,10 @@ from scipy import ndimage
 
 from badpix.errors import LayoutError, ParameterError
 from badpix.layout import Band, Layout, parse_layout
+from badpix.stats.median3x3 import median3x3
 from badpix.stats.onset import OnsetAccumulator, capture_order, onset_from_bits
-from badpix.stats.persistence import (
-    PersistenceAccumulator,
-    PersistenceParams,
-    frame_thresholds,
-    median3x3,
-    standout_counts,
-)
+from badpix.stats.persistence import PersistenceAccumulator, PersistenceParams
+from badpix.stats.standout import frame_thresholds, standout_counts
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32, np.float32, np.float64])

@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from badpix.stats import persistence as P
+from badpix.stats import standout as S
 from badpix.stats.onset import OnsetAccumulator
-from badpix.stats.persistence import PersistenceParams, frame_thresholds, standout_counts
+from badpix.stats.persistence_params import DEFAULT_DN, PersistenceParams
+from badpix.stats.standout import frame_thresholds, standout_counts
 
 
 def _reference(frames: np.ndarray, thr: np.ndarray):
@@ -88,13 +89,13 @@ def test_bit_store_rows_without_standouts_are_untouched():
 def _float_thresholds(frames: np.ndarray, params: PersistenceParams) -> np.ndarray:
     """The float64 route for integer frames: residuals as float64, then ``np.median``."""
     n, h, w = frames.shape
-    step = max(1, math.isqrt(max(1, (h * w) // P.SIGMA_SAMPLES)))
+    step = max(1, math.isqrt(max(1, (h * w) // S.SIGMA_SAMPLES)))
     nr = (h - step // 2 + step - 1) // step
     nc = (w - step // 2 + step - 1) // step
     res = np.empty((n, nr * nc), np.float64)
-    P._sample_residuals(np.asarray(frames, np.float64), step, step, 0.0, -np.inf, np.inf, res)
+    S._sample_residuals(np.asarray(frames, np.float64), step, step, 0.0, -np.inf, np.inf, res)
     sigma = np.nan_to_num(1.4826 * np.median(res, 1), nan=0.0)
-    return np.maximum(P.DEFAULT_DN, params.persistence_z * sigma)
+    return np.maximum(DEFAULT_DN, params.persistence_z * sigma)
 
 
 @pytest.mark.parametrize("dtype", [np.bool_, np.uint8, np.int8, np.uint16, np.int16, np.int32,

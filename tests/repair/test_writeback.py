@@ -91,7 +91,7 @@ def test_png_keeps_bit_depth_and_alpha(tmp_path, rng, kind):
     alpha = rng.integers(0, 256, (H, W), dtype=np.uint8)
     for i, f in enumerate(dirty):
         if kind == "RGB16":
-            from badpix.repair.writeback import _png16
+            from badpix.repair.sinks import _png16
 
             _png16(src / f"f{i}.png", f)
         elif kind == "RGBA8":

@@ -19,9 +19,10 @@ folder of TIFF/NPY images plus a CSV index.
 """
 
 from .api import METHODS, background, background_to_file
-from .output import dcnum_ppid, write_folder, write_rtdc
+from .output import write_folder
 from .result import BackgroundResult
 from .rolling import rolling_median_background
+from .rtdc import dcnum_ppid, write_rtdc
 from .sparse import BackgroundWarning, sparse_median_background
 from .timing import frame_times
 

@@ -17,15 +17,10 @@ import numpy as np
 
 from ..errors import InputError, ParameterError
 from ..io.atomic import StagedDir, atomic_path
-from .output import (
-    CorrectedWriter,
-    FolderImageWriter,
-    RtdcBackgroundWriter,
-    is_hdf5_output,
-    write_table,
-)
+from .output import CorrectedWriter, FolderImageWriter, is_hdf5_output, write_table
 from .result import BackgroundResult
 from .rolling import check_rolling_params, rolling_image_count, rolling_median_background
+from .rtdc import RtdcBackgroundWriter
 from .source import FrameSource, open_source
 from .sparse import check_sparse_params, sparse_median_background
 

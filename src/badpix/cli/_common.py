@@ -256,11 +256,11 @@ def frame_progress(description: str, total: int, quiet: bool = False) -> Iterato
 
 
 #: (module, function) of the kernels every scan compiles on its first run
-HOT_KERNELS = (("badpix.stats._kernels", "moments_median_narrow"),
-               ("badpix.stats._kernels", "int_update_narrow"),
-               ("badpix.stats._kernels", "float_update"),
-               ("badpix.stats._kernels", "narrow_finalize"),
-               ("badpix.stats._kernels", "temporal_median"),
+HOT_KERNELS = (("badpix.stats._kernels.median", "moments_median_narrow"),
+               ("badpix.stats._kernels.moments", "int_update_narrow"),
+               ("badpix.stats._kernels.moments", "float_update"),
+               ("badpix.stats._kernels.moments", "narrow_finalize"),
+               ("badpix.stats._kernels.median", "temporal_median"),
                ("badpix.detect._kernels", "pack_rule"))
 
 

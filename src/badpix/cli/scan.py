@@ -177,7 +177,7 @@ def scan_command(
     if checkpoint_every is not None and checkpoint_every < 1:
         raise ParameterError("--checkpoint-every must be at least 1")
     if add and layout is None:
-        from ..engine.state import read_state_layout
+        from ..io.scanstate import read_state_layout
 
         layout = read_state_layout(output)  # new frames are cut into the scan's bands
     stack = open_stack(input, layout=layout, dataset=dataset, skip_bad=skip_bad)
@@ -219,7 +219,7 @@ def scan_command(
                          workdir=workdir, plan=plan, phase=phases.phase, **plan_args)
         with phases.step("writing"):
             if stateful:
-                from ..engine.state import state_summary
+                from ..io.scanstate import state_summary
 
                 extra_summary = state_summary(output)
             elif on_cluster:

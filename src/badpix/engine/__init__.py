@@ -1,8 +1,25 @@
-"""Engines run the accumulators over a stack, as a plan (:mod:`.plan`) says.
+"""The engine: a plan, its work units, and two executors that run them.
 
-The engine is chosen in one place, :func:`execute` (``run_scan`` and ``badpix scan``
-both end there): a checkpointed local scan when there is a state folder to keep, the
-Dask executor with a client, else the local executor.
+::
+
+    Stack ──make_plan──▶ ScanPlan ──execute──▶ local executor (threads)  ─┐
+     (reader traits,     (units, median,        or Dask executor          ├─▶ FrameState /
+      bands, budget)      accumulators)         (client.map)              │   strip arrays
+                                                                          ▼
+                   ScanResult ◀── detect.bands (rules on whole bands) ◀── BandStats
+
+* :mod:`.plan` decides everything (:func:`~.plan.make_plan`, pure); :mod:`.partition`
+  holds its arithmetic.
+* :mod:`.units`: frame units, strip units, median tiles -- read, then computed, and
+  merged by the accumulators' ``merge``.
+* :mod:`.local` (:func:`~.local.pipeline`: the next unit read while one computes) and
+  :mod:`.dask` (``client.map`` over the same units) execute a plan; :mod:`.state`
+  makes a local run resumable (checkpoints are a property of execution).
+
+:func:`execute` is the one place that picks the executor (``run_scan`` and
+``badpix scan`` both end there).  A new executor is one module with a
+``run_<name>(stack, params, plan, ...)`` over the units; a new accumulator is a factory
+(:mod:`badpix.stats.base`) the plan names.
 """
 
 from __future__ import annotations
@@ -17,11 +34,11 @@ from ..detect.params import RuleParams
 from ..errors import ParameterError
 from ..io.memory import Dims
 from ..layout import Layout
+from ..result import BandResult, ScanResult, band_dataset
 from ..stack import Stack, open_stack
 from ..stats.base import AccumulatorFactory
 from .local import scan_stack
 from .plan import ScanPlan, make_plan
-from .result import BandResult, ScanResult, band_dataset
 
 __all__ = ["BandResult", "ScanPlan", "ScanResult", "band_dataset", "execute", "plan_scan",
            "run_scan", "scan_stack"]
@@ -58,7 +75,7 @@ def plan_scan(stack: Stack, *, client: Any = None, threads: int | None = None,
         threads = max(1, sum(client.nthreads().values()))
     block_frames = None
     if resume or add:  # the blocks and checkpoints the state recorded
-        from .state import ScanState
+        from ..io.scanstate import ScanState
 
         m = ScanState(out).load()
         block_frames, checkpoint_every = int(m["block_frames"]), int(m["checkpoint_every"])
@@ -105,9 +122,8 @@ def execute(stack: Stack, params: RuleParams | None = None, *, client: Any = Non
     elif client is not None:
         from .dask import scan_stack_dask
 
-        return scan_stack_dask(stack, params, client, memory_limit=memory_limit,
-                               progress=progress, workdir=workdir, extra_accumulators=extras,
-                               median=median, plan=plan)
+        return scan_stack_dask(stack, params, client, progress=progress, workdir=workdir,
+                               extra_accumulators=extras, plan=plan)
     return scan_stack(stack, params, memory_limit=memory_limit, progress=progress,
                       workdir=None if workdir is None else Path(workdir),
                       extra_accumulators=extras, median=median, plan=plan,

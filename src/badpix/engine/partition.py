@@ -10,7 +10,7 @@ import numpy as np
 from ..stack import Stack
 
 __all__ = ["chunk_ranges", "choose_block_frames", "default_frames_per_task", "plan_strips",
-           "plan_tiles", "stack_block_frames", "tiles_frame"]
+           "stack_block_frames", "tiles_frame"]
 
 #: aim for blocks of about this many bytes: big enough to amortise kernel
 #: launches, small enough to stay in cache-friendly territory and bounded memory
@@ -140,25 +140,3 @@ def chunk_ranges(n_frames: int, frames_per_task: int, nthreads: int = 1
     k = -(-n_frames // fpt)
     k = min(n_frames, -(-k // nthreads) * nthreads)
     return [(i * n_frames // k, (i + 1) * n_frames // k) for i in range(k)]
-
-
-def plan_tiles(n_frames: int, shape: tuple[int, int], itemsize: int, budget: int,
-               min_tiles: int = 1) -> list[tuple[int, int, int, int]]:
-    """Median tiles ``(r0, r1, c0, c1)`` whose frames (``n_frames`` deep) fit in ``budget`` bytes.
-
-    Tiles are row strips spanning the full width (one read per frame) unless
-    even one row over all frames exceeds the budget; then rows are split into
-    column pieces.  At least ``min_tiles`` tiles are made (parallelism).
-
-    >>> plan_tiles(100, (8, 40), 2, (100 * 2 + 8) * 40 * 3)  # three rows fit the budget
-    [(0, 3, 0, 40), (3, 6, 0, 40), (6, 8, 0, 40)]
-    """
-    h, w = shape
-    per_pixel = max(1, n_frames) * itemsize + 8  # frames plus the float64 result
-    pixels = max(64, budget // per_pixel)  # below 64 pixels the reads get absurdly small
-    rows = pixels // w
-    if rows >= 1:
-        rows = min(rows, h, max(1, -(-h // max(1, min_tiles))))
-        return [(r, min(h, r + rows), 0, w) for r in range(0, h, rows)]
-    cols = min(w, pixels)
-    return [(r, r + 1, c, min(w, c + cols)) for r in range(h) for c in range(0, w, cols)]

@@ -1,27 +1,18 @@
 """The scan plan: every decision about *how* a scan runs, made once, by one pure function.
 
-:func:`make_plan` looks at the stack (the traits its reader declares, the frame
-shape and dtype, the bands), the memory budget and the executor's thread count
-and decides:
-
-* the **work units**: row strips over every frame (where the reader reads rows
-  alone and the exact median is wanted: moments and median of a strip come from one
-  fused pass) or frame ranges (every other input);
-* whether the **median** is collected and where its frames go (inside the strips;
-  in memory or spilled to disk by the local streaming pass; a store of frame files
-  that tile units read on a cluster; the checkpoint's state folder);
-* which **accumulators** run: the moments always, persistence + onset for photo
-  series (:attr:`Reader.is_photo_series`) unless told otherwise;
-* how many **frames per unit** (and per read block within one).
-
-The executors (:mod:`badpix.engine.local`, :mod:`badpix.engine.dask`) only carry the
-plan out; ``badpix scan --plan`` prints it and ``summary.json`` records it.
+:func:`make_plan` looks at the stack (the traits its reader declares, frame shape and
+dtype, bands), the memory budget and the executor's thread count and decides the
+**work units** (row strips over every frame where the reader reads rows alone and the
+exact median is wanted: moments and median come from one fused pass; frame ranges
+otherwise), where the **median**'s frames go (inside the strips; in memory or spilled
+by the local executor; a store that median tiles read on a cluster; the checkpoint's
+state folder), which **accumulators** run (moments; persistence + onset for photo
+series, :attr:`Reader.is_photo_series`) and how many **frames per unit**.  The
+executors only carry the plan out; ``badpix scan --plan`` prints it and
+``summary.json`` records it.
 
 ``memory_limit`` means one thing everywhere: the bytes of frames the whole scan may
-hold at once for the median and the strips, over all the units in flight (the local
-streaming pass: the median's frames; local strips: two strips, one read while the
-other is computed; a cluster: one unit per thread; a checkpointed scan: the final
-median's tile).  Results never depend on it, only memory and speed do.
+hold at once, over all the units in flight.  Results never depend on it.
 
 Example
 -------
@@ -50,6 +41,7 @@ import numpy as np
 from ..errors import ParameterError
 from ..stack import Stack
 from ..stats.base import AccumulatorFactory
+from ..stats.store import plan_tiles
 from .partition import (
     DEFAULT_CHECKPOINT_MEDIAN_MEMORY,
     DEFAULT_TASK_MEMORY,
@@ -60,7 +52,6 @@ from .partition import (
     chunk_ranges,
     default_frames_per_task,
     plan_strips,
-    plan_tiles,
     stack_block_frames,
     tiles_frame,
 )

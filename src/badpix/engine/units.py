@@ -1,365 +1,224 @@
-"""The work units of a scan on a cluster: frame ranges, median tiles and strips.
+"""Work units: the one contract both executors run.
 
-One contract: a unit is a pure function of the (picklable) reader, the band layout
-and its range; it returns a *partial state* -- per band a
-:class:`~badpix.stats.moments.MomentAccumulator` and the extra accumulators' states --
-that the client merges with their ``merge`` (integer sums are exact, so any split and
-order give the same bits; float moments use Chan's merge).  The median is a unit of
-its own kind: a strip (:func:`strip_unit`) computes it directly from its rows of
-every frame; frame units (:func:`frame_unit`) write their frames to a store that
-median tile units (:func:`median_tile_unit`) read.  Rules and writers only ever see
+A scan's plan (:mod:`.plan`) cuts the stack into units of three kinds; each is *read*
+(I/O and decoding) and then *computed*, so the local executor can read the next unit
+while the current one computes, and a Dask task simply does both:
+
+* **frame units** -- frames ``[start, stop)`` of every band, read in blocks
+  (:meth:`Stack.read_into <badpix.stack.Stack.read_into>`) and fed to a :class:`FrameState`: per band the moments
+  (:class:`~badpix.stats.moments.MomentAccumulator`), the extra accumulators and
+  a median sink that keeps the frames for the exact median (in memory, spilled, or
+  a store file);
+* **strip units** -- band rows over *every* frame (:func:`read_strip`), where the
+  reader reads rows alone (:attr:`Reader.reads_rows`): moments and exact median
+  come from one fused pass (:func:`strip_statistics`), nothing is stored or merged;
+* **median tiles** -- one tile of every stored frame (:func:`tile_median`), on a
+  cluster, after the frame units wrote their frames to store files.
+
+Partial states merge with the accumulators' own ``merge`` (:meth:`FrameState.merge`):
+integer sums are exact, so any cut into units, any order and any worker count give
+the same bits; float moments use Chan's merge.  Rules and writers only ever see
 the finalized :class:`~badpix.stats.bandstats.BandStats`.
 
-What is sent where (frame chunks)
----------------------------------
-* client -> scheduler: one small task per range of frames (:func:`chunk_ranges`:
-  by default a multiple of the thread count of equal chunks, so no worker is left
-  with a straggler) holding the picklable :class:`~badpix.io.base.Reader` (file paths
-  and headers, no pixels, no open handles) and the band layout.  The reader is
-  submitted once as its own task and replicated to every worker, so that 10 000 paths
-  are not copied into every task and the scheduler does not pile every chunk onto the
-  one worker holding the reader.
-* workers read their frames themselves from the paths (shared storage), run a
-  :class:`~badpix.stats.moments.MomentAccumulator` (and any extra accumulators)
-  per band, and write each band's frames to the chunk's own raw frame-major
-  store file in a temporary folder on shared storage (``workdir``; for a cluster
-  on this machine ``/dev/shm`` when it fits, :func:`default_store_dir`): one file per
-  writer, so workers never share a file; it is written under a private name and
-  renamed into place when complete.  A chunk task returns only its accumulator
-  states (a few arrays of band size).
-* the median tasks (one per spatial tile: read that tile of every frame from the
-  chunks' store files, exact median with :func:`badpix.stats.median.temporal_median`)
-  are submitted the moment the last chunk finishes (the client waits for the chunks
-  without fetching anything first).  Meanwhile the client
-  fetches every chunk state once (concurrently, in the background) and
-  merges it into its running total (no merge tasks: those moved each state to another
-  worker, copied it and moved the result again); a fetched chunk is released at once.
-  The client receives ``(tile_rows, band_width)`` float64 medians and assembles them
-  -- or, with the store in ``/dev/shm``, maps one band-size file the tasks wrote their
-  tiles into, and likewise the chunk states (:class:`_SharedMoments`): no copies.
-* workers keep their read and tile buffers between tasks (:func:`_scratch`): on
-  small VMs first-touch page faults of fresh memory cost as much as the median.
-* the rules (:func:`badpix.detect.classify`) run on the client on whole bands,
-  exactly as in the local engine, so spatial windows never see a tile edge; the
-  store is deleted while they run (it frees warm memory for them, see the comment
-  in :func:`badpix.engine.dask.scan_stack_dask`).
-
-Why it gives the local engine's answer: integer moments are exact sums, so
-any chunking and merge order yields bit-identical statistics; float moments
-use Chan's merge (differences ~1e-13 relative); the median is exact.  Why it
-survives a lost worker: chunk tasks are pure apart from (re)writing their own
-store file (idempotent, and atomic: a median task that is reading it meanwhile keeps
-the complete old file, with the same bytes), so the scheduler simply re-runs whatever
-the dead worker held.
+Example
+-------
+>>> import numpy as np, tempfile, pathlib
+>>> from badpix import open_stack
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> for i in range(5):
+...     np.save(d / f"f_{i}.npy", np.full((64, 8), i, np.uint16))
+>>> stack = open_stack(d)
+>>> band = stack.bands[0]
+>>> buf = np.empty(strip_buffer_shape(stack, band, (0, 32)), stack.dtype)
+>>> out = strip_statistics(read_strip(stack.reader, band, (0, 32), buf))
+>>> out["n_frames"], float(out["median"][0, 0]), float(out["mean"][0, 0])
+(5, 2.0, 2.0)
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
+import dataclasses
 import os
-import shutil
-import threading
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from ..detect.params import RuleParams
-from ..errors import DecodeError
-from ..io.base import Reader
+from ..io.base import Reader, SkippedFrame
 from ..layout import Band
-from ..stats.base import AccumulatorFactory
+from ..stack import Stack
+from ..stats.bandstats import BandStats
+from ..stats.base import Accumulator, AccumulatorFactory
+from ..stats.median import moments_and_median, temporal_median
 from ..stats.moments import MomentAccumulator
-from .store import FrameStore, update_bands
-from .strips import read_strip, strip_buffer_shape, strip_statistics
+from ..stats.store import FrameStore
+from .partition import STRIP_OUTPUTS
 
-__all__ = ["SHM_DIR", "default_store_dir", "frame_unit", "median_tile_unit", "merge_states",
-           "strip_unit"]
-
-
-def _identity(x: Any) -> Any:
-    return x
+__all__ = ["FrameState", "band_stats_from_strips", "read_strip",
+           "strip_buffer_shape", "strip_dtypes", "strip_statistics", "tile_median"]
 
 
-#: reusable scratch buffers of this worker process (read blocks, median tiles): the first
-#: touch of fresh memory costs page faults (~0.3 GB/s on small VMs, as slow as the median
-#: itself), so a worker keeps its largest buffers between tasks and scans
-_POOL: list[np.ndarray] = []
-_POOL_LOCK = threading.Lock()
-#: at most this many bytes of idle buffers per worker process
-POOL_BYTES = 1 * 2**30
+# -- frame units ---------------------------------------------------------------------------
 
+class FrameState:
+    """The partial statistics of frame units: mergeable, and what a frame unit returns.
 
-@contextlib.contextmanager
-def _scratch(shape: tuple[int, ...], dtype: np.dtype) -> Iterator[np.ndarray]:
-    """An uninitialised array from this process's buffer pool, returned to it afterwards."""
-    dtype = np.dtype(dtype)
-    nbytes = int(np.prod(shape)) * dtype.itemsize
-    with _POOL_LOCK:
-        fits = [i for i, b in enumerate(_POOL) if b.nbytes >= nbytes]
-        raw = _POOL.pop(min(fits, key=lambda i: _POOL[i].nbytes)) if fits else None
-    if raw is None:
-        raw = np.empty(max(1, nbytes), np.uint8)
-    try:
-        yield raw[:nbytes].view(dtype).reshape(shape)
-    finally:
-        with _POOL_LOCK:
-            _POOL.append(raw)
-            _POOL.sort(key=lambda b: -b.nbytes)
-            while _POOL and sum(b.nbytes for b in _POOL) > POOL_BYTES:
-                _POOL.pop()  # drop the smallest
-
-
-def _set_numba_threads(n: int) -> None:
-    # each Dask thread runs single-threaded numba kernels by default: parallelism
-    # comes from Dask, and 2 workers x 2 numba threads on 2 cores would only contend
-    import numba
-
-    numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
-
-
-def _store_path(store_dir: str, band: str, start: int) -> Path:
-    """The store file of one band's frames of the chunk starting at frame ``start``."""
-    return Path(store_dir) / f"median_{band}_{start:09d}.raw"
-
-
-class _SharedMoments:
-    """A chunk's :class:`MomentAccumulator` whose state arrays are ``.npy`` files in RAM.
-
-    With the store in ``/dev/shm`` (a cluster on this machine), a chunk task builds its
-    accumulators on memory-mapped files there and returns only this reference; the
-    client maps the same pages instead of receiving a copy.  Fresh memory is slow on
-    these VMs: receiving two 64 MB states took the client 0.62-0.94 s of system time
-    per 1 GB scan, CPU taken from the workers of a 2-worker cluster (with the files:
-    0.02 s).
-    Each task run writes files of its own, so a re-run after a lost worker never
-    truncates files the client may have mapped.
+    Per band: the moments, the extra accumulators' states and an optional median
+    sink (anything with ``update(frames)``).  ``frame_moments``: the bands tile the
+    frame, so the moments run once over whole frames and each band's are a view at
+    the end (:meth:`band_moments`).  ``alloc(band)``: the moments' array allocator
+    (files in RAM on a cluster on this machine).
     """
 
-    def __init__(self, acc: MomentAccumulator, paths: dict[int, str]):
-        # the accumulator without its arrays (a few bytes) + the file of each array
-        self.template = acc.with_arrays({})
-        self.files = {name: paths[id(arr)] for name, arr in acc.arrays().items()}
+    def __init__(self, stack: Stack, params: RuleParams, factories: Sequence[AccumulatorFactory],
+                 *, frame_moments: bool = False, sinks: dict[str, Any] | None = None,
+                 alloc: Callable[[str], Any] | None = None):
+        dtype, n = np.dtype(stack.dtype), stack.n_frames
+        self.bands = tuple(stack.bands)
+        self.frame_shape = stack.frame_shape
+        self.flat = (stack.frame_shape[0], int(np.prod(stack.frame_shape[1:])))
+        self.frame = MomentAccumulator(self.flat, dtype) if frame_moments else None
+        self.moments: dict[str, MomentAccumulator] = {} if frame_moments else {
+            b.name: MomentAccumulator(b.shape, dtype, alloc=None if alloc is None
+                                      else alloc(b.name)) for b in self.bands}
+        self.extras: dict[str, list[Accumulator]] = {
+            b.name: [a for f in factories if (a := f(b.shape, dtype, n, params)) is not None]
+            for b in self.bands}
+        self.sinks = sinks or {}
+        self.skipped: list[tuple[int, SkippedFrame]] = []  # (first frame of its unit, frame)
 
-    def attach(self) -> MomentAccumulator:
-        return self.template.with_arrays(
-            {k: np.load(p, mmap_mode="r+").view(np.ndarray) for k, p in self.files.items()})
+    def update(self, frames: np.ndarray, start: int) -> None:
+        """Feed a block of frames whose first is stack frame ``start``."""
+        if self.frame is not None:
+            self.frame.update(frames.reshape(len(frames), *self.flat))
+        for b in self.bands:
+            view = b.view(frames)
+            if self.frame is None:
+                self.moments[b.name].update(view)
+            for acc in self.extras[b.name]:
+                acc.update(view, start)
+            if b.name in self.sinks:
+                self.sinks[b.name].update(view)
+
+    def merge(self, other: FrameState) -> None:
+        """Add ``other``'s frames (another unit's state) to this one, in place."""
+        if self.frame is not None and other.frame is not None:
+            self.frame.merge(other.frame)
+        for name, moments in self.moments.items():
+            moments.merge(other.moments[name])
+        for name, extras in self.extras.items():
+            for a, o in zip(extras, other.extras[name], strict=True):
+                a.merge(o)
+        self.skipped += other.skipped
+
+    def band_moments(self) -> dict[str, MomentAccumulator]:
+        """Each band's moments (views of the whole-frame state when it tiles the frame)."""
+        if self.frame is not None:
+            frame, shape = self.frame, self.frame_shape
+            self.moments = {b.name: frame.subset(
+                lambda a, b=b: b.view(a.reshape(1, *shape))[0]) for b in self.bands}
+            self.frame = None
+        return self.moments
+
+    def skipped_frames(self) -> list[SkippedFrame]:
+        return [s for _, s in sorted(self.skipped, key=lambda x: x[0])]
 
 
-def _file_allocator(folder: str, prefix: str, paths: dict[int, str]):
-    """``alloc`` for :class:`MomentAccumulator`: arrays on new ``.npy`` files in ``folder``."""
-    def alloc(shape: tuple[int, int], dtype: np.dtype, fill: float) -> np.ndarray:
-        path = os.path.join(folder, f"{prefix}-{len(paths)}.npy")
-        arr = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
-        if fill != 0:  # a new file reads as zeros
-            arr[...] = fill
-        view = arr.view(np.ndarray)
-        paths[id(view)] = path
-        return view
-    return alloc
+# -- strip units ---------------------------------------------------------------------------
+
+def strip_keys(dtype: np.dtype) -> tuple[str, ...]:
+    """The arrays a strip delivers: float data also has per-pixel counts."""
+    return STRIP_OUTPUTS + (("count",) if np.dtype(dtype).kind == "f" else ())
 
 
-def frame_unit(reader: Reader, bands: tuple[Band, ...], start: int, stop: int, block: int,
-                store_dir: str | None, factories: list[AccumulatorFactory], params: RuleParams,
-                n_total: int, skip_bad: bool, numba_threads: int,
-                share: bool = False) -> dict[str, Any]:
-    """Read frames ``[start, stop)`` on the worker; return accumulator states and metadata.
+def strip_dtypes(dtype: np.dtype) -> dict[str, np.dtype]:
+    """dtype of each strip result (as :meth:`MomentAccumulator.finalize` returns them)."""
+    exact = np.dtype(dtype) if np.dtype(dtype).kind in "iub" else np.dtype(np.float64)
+    return {k: exact if k in ("min", "max") else np.dtype(np.int64) if k == "count"
+            else np.dtype(np.float64) for k in strip_keys(dtype)}
 
-    Each band's frames go to the chunk's own store file (frame ``i`` at slot ``i - start``):
-    one file per writer, so workers never contend for one file's lock, and a re-run
-    task simply rewrites its file.  ``store_dir=None``: no median, nothing stored.
-    ``share``: the moments live in files in ``store_dir`` (see :class:`_SharedMoments`).
+
+def _frame_rows(band: Band, strip: tuple[int, int]) -> tuple[int, int]:
+    r0, r1 = strip
+    return band.rows[0] + r0 * band.row_step, band.rows[0] + (r1 - 1) * band.row_step + 1
+
+
+def strip_buffer_shape(stack_or_reader: Stack | Reader, band: Band, strip: tuple[int, int]
+                       ) -> tuple[int, ...]:
+    """Shape of the read buffer of ``strip``: ``(frames, frame rows, cols, channels)``."""
+    reader = getattr(stack_or_reader, "reader", stack_or_reader)
+    f0, f1 = _frame_rows(band, strip)
+    return (reader.n_frames, f1 - f0, *reader.frame_shape[1:])
+
+
+def read_strip(reader: Reader, band: Band, strip: tuple[int, int], buf: np.ndarray
+               ) -> np.ndarray:
+    """Read band rows ``strip`` of every frame into ``buf`` (cut to size); the band's view
+    ``(frames, r1 - r0, band width)``."""
+    shape = strip_buffer_shape(reader, band, strip)
+    buf = buf.reshape(-1)[:int(np.prod(shape))].reshape(shape)
+    f0, f1 = _frame_rows(band, strip)
+    reader.read_rows(0, reader.n_frames, (f0, f1), buf)
+    return dataclasses.replace(band, rows=(0, f1 - f0)).view(buf)  # band rows within buf
+
+
+def strip_statistics(view: np.ndarray, outs: dict[str, np.ndarray] | None = None
+                     ) -> dict[str, Any]:
+    """Moments and exact median of a strip ``(frames, h, w)``: ``n_frames`` + :func:`strip_keys`.
+
+    With ``outs`` (arrays of the strip's shape, e.g. rows of band-size results) the
+    results are written there and returned as those arrays.
     """
-    _set_numba_threads(numba_threads)
-    reader = copy.copy(reader)  # own handles: the same object may serve concurrent tasks
-    dtype = np.dtype(reader.dtype)
-    paths: dict[int, str] = {}
-    run = uuid.uuid4().hex[:8]
-    accs = {b.name: (MomentAccumulator(b.shape, dtype, alloc=_file_allocator(
-                         store_dir, f"state-{b.name}-{start}-{run}", paths)
-                         if share and store_dir is not None else None),
-                     [a for f in factories if (a := f(b.shape, dtype, n_total, params)) is not None])
-            for b in bands}
-    stores = {}
-    # each store file is written under a private name and renamed into place when complete:
-    # median tasks may already be reading the file when a lost worker's chunk is re-run
-    # (its state was lost before the client fetched it); they keep reading the complete
-    # old inode, and the re-run's file has the same bytes
-    tmp_suffix = f".part-{os.getpid()}-{threading.get_ident()}"
-    done = False
-    try:
-        for b in bands if store_dir is not None else ():
-            path = _store_path(store_dir, b.name, start)
-            stores[b.name] = FrameStore(path.with_name(path.name + tmp_suffix), b.shape, dtype,
-                                        create=True)
-            stores[b.name].truncate(0)
-        block = max(1, min(block, stop - start))
-        runs: list[tuple[int, int]] = []  # (first frame, frames) actually stored
-        skipped: list[tuple[int, str, str]] = []
-        with _scratch((block, *reader.frame_shape), dtype) as buf:
-            for s in range(start, stop, block):
-                e = min(stop, s + block)
-                if skip_bad:
-                    good = 0
-                    for i in range(s, e):
-                        try:
-                            reader.read_frame(i, buf[good])
-                            good += 1
-                        except DecodeError as exc:
-                            skipped.append((i, reader.frame_label(i), exc.problem))
-                    frames = buf[:good]
-                else:
-                    frames = reader.read_frames(s, e, buf[: e - s])
-                if not len(frames):
-                    continue
-                slot = sum(k for _, k in runs)  # stored frames are packed in the chunk's file
-                update_bands(bands, frames, s, accs, stores, slot)
-                runs.append((s, len(frames)))
-        done = True
-    finally:
-        for name, st in stores.items():
-            st.close()
-            if done:
-                os.replace(st.path, _store_path(store_dir, name, start))
-            else:
-                with contextlib.suppress(OSError):
-                    st.path.unlink()
-        reader.close()
-    if paths:
-        accs = {name: (_SharedMoments(m, paths), x) for name, (m, x) in accs.items()}
-    return {"accs": accs, "runs": runs, "skipped": skipped}
-
-
-def _attach(result: dict[str, Any]) -> dict[str, Any]:
-    """A chunk result with shared moments (:class:`_SharedMoments`) mapped in."""
-    result["accs"] = {name: (m.attach() if isinstance(m, _SharedMoments) else m, x)
-                      for name, (m, x) in result["accs"].items()}
+    moments = MomentAccumulator(view.shape[1:], view.dtype)
+    outs = outs or {}
+    median = moments_and_median(view, moments, out=outs.get("median"))
+    fin = moments.finalize()  # 64-bit integers too: exact min/max, shifted moments
+    fin["median"] = median
+    result: dict[str, Any] = {"n_frames": moments.n_frames}
+    for k in strip_keys(view.dtype):
+        if k in outs and k != "median":
+            outs[k][...] = fin[k]
+        result[k] = outs.get(k, fin[k])
     return result
 
 
-def merge_states(acc: dict[str, Any], other: dict[str, Any]) -> None:
-    """Merge chunk result ``other`` into ``acc`` in place (on the client, which owns both)."""
-    for name, (moments, extras) in acc["accs"].items():
-        other_m, other_x = other["accs"][name]
-        moments.merge(other_m)
-        for a, o in zip(extras, other_x, strict=True):
-            a.merge(o)
-    acc["runs"] = sorted(acc["runs"] + other["runs"])
-    acc["skipped"] = sorted(acc["skipped"] + other["skipped"])
+def band_stats_from_strips(band: Band, n_frames: int, dtype: np.dtype,
+                           arrays: dict[str, np.ndarray]) -> BandStats:
+    """A band's :class:`BandStats` from its strips' results assembled into band-size arrays."""
+    moments = {k: v for k, v in arrays.items() if k != "median"}
+    moments.setdefault("count", np.broadcast_to(np.int64(n_frames), band.shape))
+    return BandStats.from_moments(band.name, n_frames, dtype, moments, arrays["median"])
 
 
-#: a RAM-backed folder for the median store of a cluster on this machine
-SHM_DIR = "/dev/shm"
+# -- median tiles --------------------------------------------------------------------------
 
+def tile_median(paths: Sequence[str], shape: tuple[int, int], dtype: np.dtype,
+                tile: tuple[int, int, int, int], frames: Callable[[int], Any],
+                out: np.ndarray | None = None) -> np.ndarray:
+    """Exact temporal median of ``tile`` over the frames in the store files ``paths``.
 
-def _in_shm(path: str | os.PathLike | None) -> bool:
-    """True for :data:`SHM_DIR` and the folders in it."""
-    if path is None:
-        return False
-    real, shm = os.path.realpath(path), os.path.realpath(SHM_DIR)
-    return real == shm or real.startswith(shm + os.sep)
-
-
-def default_store_dir(client, nbytes: int) -> str | None:
-    """``/dev/shm`` when every worker runs on this machine and the store fits easily, else None.
-
-    The store is written once and read once within seconds, then deleted: on a
-    disk-backed folder a store beyond the kernel's dirty limit (10 % of RAM by
-    default) is also written to disk, and the writers wait for it.  That cost a
-    4 GB scan's 2 workers most of their speed-up here.  A RAM folder is used only
-    when the store takes at most a quarter of the available memory and half of the
-    folder's free space; workers on other hosts need shared storage (``workdir``).
+    Each file holds exactly its stored frames (its size says how many: skipped frames
+    leave no slot).  ``frames(n)``: a context manager giving a ``(n, h, w)`` buffer.
+    Every frame skipped: NaN.
     """
-    import socket
-    from urllib.parse import urlparse
-
-    if not os.path.isdir(SHM_DIR):
-        return None
-    local = {"127.0.0.1", "localhost", "::1"}
-    with contextlib.suppress(OSError):
-        local |= {socket.gethostname(), socket.gethostbyname(socket.gethostname())}
-    hosts = {urlparse(addr).hostname for addr in client.nthreads()}
-    if not hosts or not hosts <= local:
-        return None
-    try:
-        free = shutil.disk_usage(SHM_DIR).free
-    except OSError:
-        return None
-    from ..memory import available_memory
-
-    if nbytes > free // 2 or nbytes > available_memory() // 4:
-        return None
-    return SHM_DIR
-
-
-def median_tile_unit(paths: list[str], shape: tuple[int, int], dtype: str,
-                 tile: tuple[int, int, int, int], numba_threads: int,
-                 out_path: str | None = None) -> np.ndarray | None:
-    """Exact temporal median of one tile of one band, read from the chunks' store files.
-
-    ``paths``: the chunks' store files in frame order.  The task starts as soon as every
-    chunk task has finished, before the client has fetched the chunk states, so it
-    takes each file's frame count from its size (a chunk file holds exactly its stored
-    frames: skipped frames leave no slot).  With ``out_path`` (a band-size float64
-    ``.npy`` in RAM, see :class:`_SharedMoments`) the tile is written there and None
-    returned.
-    """
-    from ..stats.median import temporal_median
-
-    _set_numba_threads(numba_threads)
     r0, r1, c0, c1 = tile
-    dtype_ = np.dtype(dtype)
-    frame_bytes = int(shape[0]) * int(shape[1]) * dtype_.itemsize
-    stores = [FrameStore(p, shape, dtype_) for p in paths]
+    frame_bytes = int(shape[0]) * int(shape[1]) * np.dtype(dtype).itemsize
+    stores = [FrameStore(p, shape, dtype) for p in paths]
     try:
         counts = [os.path.getsize(st.path) // frame_bytes for st in stores]
-        n = sum(counts)
-        out = None
-        if out_path is not None:
-            out = np.load(out_path, mmap_mode="r+")[r0:r1, c0:c1].view(np.ndarray)
-        if n == 0:  # every frame skipped: the client reports no median
-            if out is None:
-                return np.full((r1 - r0, c1 - c0), np.nan)
-            out[...] = np.nan
-            return None
-        with _scratch((n, r1 - r0, c1 - c0), dtype_) as frames:
+        if sum(counts) == 0:
+            value = np.full((r1 - r0, c1 - c0), np.nan)
+            if out is not None:
+                out[...] = value
+            return value
+        with frames(sum(counts)) as buf:
             at = 0
             for st, k in zip(stores, counts, strict=True):
                 if k:
-                    st.read_tile(np.arange(k), tile, out=frames[at:at + k])
+                    st.read_tile(np.arange(k), tile, out=buf[at:at + k])
                 at += k
-            value = temporal_median(frames, out=out)
-        return None if out is not None else value
+            return temporal_median(buf, out=out)
     finally:
         for st in stores:
             st.close()
-
-
-def strip_unit(reader: Reader, band: Band, strip: tuple[int, int], numba_threads: int,
-                out_files: dict[str, str] | None) -> dict[str, Any]:
-    """Moments and exact median of band rows ``strip`` over every frame, read on the worker.
-
-    With ``out_files`` (band-size ``.npy`` files in RAM, see :class:`_SharedMoments`)
-    the results are written into their rows there and only the frame count returned;
-    else the strip's arrays are returned.  Pure: a re-run after a lost worker writes
-    the same bytes.
-    """
-    _set_numba_threads(numba_threads)
-    reader = copy.copy(reader)  # own handles
-    r0, r1 = strip
-    outs = None
-    if out_files is not None:
-        outs = {k: np.load(p, mmap_mode="r+")[r0:r1].view(np.ndarray)
-                for k, p in out_files.items()}
-    try:
-        shape = strip_buffer_shape(reader, band, strip)
-        with _scratch(shape, np.dtype(reader.dtype)) as buf:
-            res = strip_statistics(read_strip(reader, band, strip, buf), outs)
-    finally:
-        reader.close()
-    if outs is not None:
-        return {"n_frames": res["n_frames"]}
-    return {k: np.array(v) if isinstance(v, np.ndarray) else v for k, v in res.items()}

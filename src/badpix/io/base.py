@@ -177,7 +177,7 @@ class Reader(ABC):
     is_photo_series: ClassVar[bool] = False
 
     #: True when :meth:`read_rows` reads only the rows asked for (not whole frames): the
-    #: engines then work on strips of rows over all frames (:mod:`badpix.engine.strips`)
+    #: engines then work on strips of rows over all frames (:mod:`badpix.engine.units`)
     reads_rows: ClassVar[bool] = False
 
     def read_rows(self, start: int, stop: int, rows: tuple[int, int], out: np.ndarray

@@ -115,7 +115,7 @@ def parse_exif_datetime(text: str, subsec: str | None = None,
     """``"2023:05:06 07:08:09"`` (+ ``SubSecTime``, ``OffsetTime``) -> seconds since 1970.
 
     Without an ``offset`` (``"+02:00"``) the wall clock is read as UTC, as
-    :func:`badpix.io.images.exif_datetime_to_epoch` does for JPEG.  Returns
+    :func:`badpix.io.image_headers.exif_datetime_to_epoch` does for JPEG.  Returns
     ``None`` for blank or impossible values (cameras write ``0000:00:00 ...``).
 
     >>> parse_exif_datetime("2023:05:06 07:08:09", "25")

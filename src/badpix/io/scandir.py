@@ -145,7 +145,7 @@ def write_scan_dir(result, out: str | os.PathLike, *, mask_format: str = "tif",
                    legacy_float_mask: bool = False, georef: GeoRef | None = None,
                    extra_summary: dict[str, Any] | None = None,
                    stats_dtype: str = "float32") -> list[Path]:
-    """Write a :class:`~badpix.engine.result.ScanResult` to ``out``; returns the files.
+    """Write a :class:`~badpix.result.ScanResult` to ``out``; returns the files.
 
     All files are written into a staging folder inside ``out`` and renamed into
     place only when every one of them succeeded.

@@ -30,11 +30,12 @@ import numpy as np
 from .._duck import is_dask as _is_dask
 from .._duck import is_xarray as _is_xarray
 from ..errors import ParameterError
+from ..io.image_headers import estimate_jpeg_quality
 from ..io.memory import Dims
 from .fill import fill_array, fill_raster
 from .masks import load_mask
 from .plan import CFA_PATTERNS, METHODS, RepairPlan
-from .writeback import estimate_jpeg_quality, open_writer
+from .writeback import open_writer
 
 __all__ = [
     "CFA_PATTERNS",

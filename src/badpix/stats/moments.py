@@ -33,6 +33,9 @@ two-pass mean/sum of squared deviations and merged into the running
 whose increment is a batch); ``merge`` uses the same formula.  Relative error
 is about 1e-13 and results depend on chunking only at that level.
 
+The state as plain arrays (checkpoints, ``.npz`` files, hand-over to the Dask
+engine) is :class:`~badpix.stats.moments_state.MomentState`, the accumulator's base.
+
 Example
 -------
 >>> import numpy as np
@@ -49,17 +52,13 @@ True
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, ParameterError
-from ..io.atomic import atomic_path
+from ..errors import ParameterError
 from . import _kernels as K
-
-_FORMAT = 1
+from .moments_state import MomentState
 
 
 def _kind(dtype: np.dtype) -> str:
@@ -95,7 +94,7 @@ def _s1_frame_limit(dtype: np.dtype) -> int:
     return (2**63 - 1) // max(abs(int(info.min)), int(info.max))
 
 
-class MomentAccumulator:
+class MomentAccumulator(MomentState):
     """Per-pixel count, mean, variance, min and max of one ``(h, w)`` band over time.
 
     Parameters
@@ -325,30 +324,6 @@ class MomentAccumulator:
         sub._chunks = K.pixel_chunks(*sub.shape)
         return sub
 
-    def arrays(self) -> dict[str, np.ndarray]:
-        """The per-pixel state arrays by attribute name (no copies).
-
-        With :meth:`with_arrays` they hand an accumulator over without pickling its
-        arrays: the Dask engine keeps them in files that the client maps.
-        """
-        return {k: v for k in self.ARRAYS if (v := getattr(self, k, None)) is not None}
-
-    def with_arrays(self, arrays: dict[str, np.ndarray]) -> MomentAccumulator:
-        """A copy of this accumulator (frame count, dtype, ...) holding ``arrays`` as its state.
-
-        >>> import numpy as np
-        >>> a = MomentAccumulator((1, 2), np.uint8).update(np.array([[[1, 2]]], np.uint8))
-        >>> empty = a.with_arrays({})
-        >>> empty.with_arrays(a.arrays()).finalize()["mean"].tolist()
-        [[1.0, 2.0]]
-        """
-        acc = object.__new__(MomentAccumulator)
-        acc.__dict__.update({k: (None if k in self.ARRAYS else v)
-                             for k, v in self.__dict__.items()})
-        acc._alloc = None
-        acc.__dict__.update(arrays)
-        return acc
-
     # ------------------------------------------------------------------ results
     def finalize(self) -> dict[str, np.ndarray]:
         """``count`` (int64), ``mean``, ``var`` (population), ``std`` (float64), ``min``, ``max``.
@@ -394,58 +369,3 @@ class MomentAccumulator:
                 mn.flags.writeable = mx.flags.writeable = False
         return {"count": count, "mean": mean, "var": var, "std": np.sqrt(var),
                 "min": mn, "max": mx}
-
-    # ------------------------------------------------------------------ persistence
-    def state(self) -> dict[str, np.ndarray]:
-        """Arrays that fully describe the accumulator (for ``from_state``/``save``)."""
-        self._flush()
-        meta = {"format": np.int64(_FORMAT), "n_frames": np.int64(self.n_frames),
-                "dtype": np.array(self.dtype.str), "shape": np.array(self.shape, np.int64)}
-        if self.kind in ("float", "wide64"):
-            arrays = {"count": self._count, "mean": self._mean, "m2": self._m2}
-            if self.kind == "wide64":
-                arrays["ref"] = self._ref
-        else:
-            arrays = {"s1": self._s1, "s2lo": self._s2lo, "s2hi": self._s2hi}
-        arrays.update(min=self._min, max=self._max)
-        return {**meta, **{k: v.copy() for k, v in arrays.items()}}
-
-    @classmethod
-    def from_state(cls, state: dict[str, np.ndarray]) -> MomentAccumulator:
-        """Rebuild an accumulator from :meth:`state` output."""
-        try:
-            if int(state["format"]) != _FORMAT:
-                raise ParameterError(f"unknown accumulator state format {int(state['format'])}")
-            acc = cls(tuple(int(s) for s in state["shape"]), np.dtype(str(state["dtype"])))
-            names = {"float": ("count", "mean", "m2"), "wide64": ("count", "mean", "m2", "ref")
-                     }.get(acc.kind, ("s1", "s2lo", "s2hi"))
-            if acc.kind not in ("float", "wide64"):
-                acc._alloc_totals()
-            for name in (*names, "min", "max"):
-                arr = np.asarray(state[name])
-                ref = getattr(acc, "_" + name)
-                if arr.shape != ref.shape or arr.dtype != ref.dtype:
-                    raise ParameterError(f"state array {name!r} is {arr.dtype}{arr.shape}, "
-                                         f"expected {ref.dtype}{ref.shape}")
-                setattr(acc, "_" + name, arr.copy())
-            acc.n_frames = int(state["n_frames"])
-        except KeyError as exc:
-            raise ParameterError(f"accumulator state lacks {exc}") from None
-        return acc
-
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the state atomically as an ``.npz`` (no pickles); returns the path."""
-        path = Path(path)
-        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, **self.state())
-        return path
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> MomentAccumulator:
-        """Read a state written by :meth:`save`."""
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                state = {k: data[k] for k in data.files}
-        except (OSError, ValueError) as exc:
-            raise InputError(path, f"not an accumulator checkpoint ({exc})") from None
-        return cls.from_state(state)

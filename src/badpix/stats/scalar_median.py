@@ -4,7 +4,7 @@ The robust scales of the rules (:func:`badpix.detect.outlier.robust_scale`) take
 median of a band's deviations and then of their absolute values: 4-10 M values, twice
 per rule.  :func:`median_inplace` partitions the array itself (no copy) or, from
 :data:`_FAST_MEDIAN_MIN` values on, finds the middle values by radix selection
-(:mod:`badpix.stats._kernels`).
+(:mod:`badpix.stats._kernels.radix`).
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def _radix_median(a: np.ndarray) -> float | None:
 
 
 def _radix_middle_keys(bits: np.ndarray, r1: int, r2: int) -> tuple[int, int] | None:
-    """Order keys (see :mod:`badpix.stats._kernels`) of ranks ``r1`` and ``r2 = r1 (+ 1)``.
+    """Order keys (see :mod:`badpix.stats._kernels.radix`) of ranks ``r1`` and ``r2 = r1 (+ 1)``.
 
     The first pass histograms the top 16 key bits (sign, exponent, 4 mantissa bits)
     and keeps the bin holding the ranks.  While that leaves too many candidates

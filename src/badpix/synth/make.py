@@ -1,73 +1,22 @@
-"""Synthetic stacks with planted defects and their ground truth.
+"""The generator of synthetic stacks: a smooth moving scene, drift, noise and planted defects.
 
-The scene is smooth and moving (Gaussian blobs drifting over a gradient), each
-frame gets an optional global gain/offset drift, then shot + read noise; then
-defects of every class are planted at known pixels:
-
-========== ====================================================== ===========================
-kind       what the pixel does                                    expected flag bits
-========== ====================================================== ===========================
-stuck      constant at its clean temporal mean (no noise)         STUCK
-stuck_high constant at the top of the range (saturated)           STUCK | HOT | OUTLIER
-outlier    clean value + constant offset (the "drifting" pixel)   OUTLIER
-hot        clean value + large positive offset                    HOT | OUTLIER
-dead       black level + 5 % of the signal, with read noise       DEAD | OUTLIER
-dead_floor constant 0                                             DEAD | OUTLIER | STUCK
-noisy      clean value + large extra Gaussian temporal noise      NOISY
-telegraph  clean value +/- a two-level jump (only if asked for)   NOISY
-========== ====================================================== ===========================
-
-A hot or dead pixel is by definition also a neighbourhood outlier, so its
-truth carries both bits.  Offsets are measured in the clean stack's own
-robust units, the same ones the rules use: ``s_mean`` (1.4826 x MAD of
-``mean - local_median(mean)``), ``s_median`` (mean absolute deviation of the
-median from its local median) and ``s_std`` (1.4826 x MAD of ``std -
-local_median(std)``).  With ``strength=1`` an outlier offset is
-0.55-0.8 x ``hot_z`` s_mean (and at least 1.5 x ``outlier_k`` s_median), a hot
-offset 2-4 x ``hot_z`` s_mean, a noisy pixel's std rises by 1.5-2.5 x
-``noisy_z`` s_std (default :class:`~badpix.detect.params.RuleParams`).  So the
-classes are separable by construction at the default thresholds, and
-``strength < 1`` makes them harder.
-
-Data units: uint8 and uint16 use their full range; float32 frames carry values
-on a 12-bit scale (0-4095) so that ``stuck_std = 1`` means the same thing.
-
->>> s = make_synthetic((32, 32), n_frames=12, dtype="uint8", seed=1, counts={"hot": 2})
->>> s.frames.shape, s.frames.dtype, [p.kind for p in s.truth.pixels]
-((12, 32, 32, 1), dtype('uint8'), ['hot', 'hot'])
+:func:`make_synthetic` is described in :mod:`badpix.synth` (what each kind of
+defect does and how its offset is scaled to the rules' robust units).
 """
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
 
-from .detect.flags import Flag
-from .detect.params import RuleParams
-from .errors import ParameterError
-from .io.atomic import StagedDir
+from ..detect.params import RuleParams
+from ..errors import ParameterError
+from .truth import KIND_FLAGS, PlantedPixel, Truth
 
-__all__ = ["KIND_FLAGS", "PlantedPixel", "SyntheticStack", "Truth", "make_synthetic",
-           "write_synthetic", "WRITE_KINDS"]
-
-#: expected flag bits of every planted kind
-KIND_FLAGS: dict[str, int] = {
-    "stuck": int(Flag.STUCK),
-    "stuck_high": int(Flag.STUCK | Flag.HOT | Flag.OUTLIER),
-    "outlier": int(Flag.OUTLIER),
-    "hot": int(Flag.HOT | Flag.OUTLIER),
-    "dead": int(Flag.DEAD | Flag.OUTLIER),
-    "dead_floor": int(Flag.DEAD | Flag.OUTLIER | Flag.STUCK),
-    "noisy": int(Flag.NOISY),
-    "telegraph": int(Flag.NOISY),
-}
+__all__ = ["SyntheticStack", "make_synthetic"]
 
 #: defect classes of ``counts`` and how each splits into kinds (fractions)
 CLASS_KINDS: dict[str, dict[str, float]] = {
@@ -84,72 +33,6 @@ NOISE: dict[str, tuple[float, float, float]] = {
     "uint16": (65535.0, 10.0, 1.0),
     "float32": (4095.0, 2.0, 0.25),
 }
-
-WRITE_KINDS = ("npy", "jpeg", "png", "tiff", "geotiff", "h5")
-
-
-@dataclass(frozen=True)
-class PlantedPixel:
-    """One planted defect: full-frame position, its kind and expected flag bits."""
-
-    row: int
-    col: int
-    channel: int
-    kind: str
-    flags: int
-
-
-@dataclass
-class Truth:
-    """What was planted where; ``truth.json`` on disk.
-
-    >>> t = Truth((4, 4, 1), 3, "uint8", 0, [PlantedPixel(1, 2, 0, "hot", 6)])
-    >>> int(t.mask()[1, 2, 0])
-    6
-    >>> Truth.from_dict(json.loads(json.dumps(t.to_dict()))) == t
-    True
-    """
-
-    shape: tuple[int, int, int]
-    n_frames: int
-    dtype: str
-    seed: int | None
-    pixels: list[PlantedPixel]
-    generator: dict[str, Any] = field(default_factory=dict)
-
-    def mask(self) -> np.ndarray:
-        """Expected flag bits as a uint8 ``(rows, cols, channels)`` image."""
-        m = np.zeros(self.shape, np.uint8)
-        for p in self.pixels:
-            m[p.row, p.col, p.channel] |= np.uint8(p.flags)
-        return m
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"shape": list(self.shape), "n_frames": self.n_frames, "dtype": self.dtype,
-                "seed": self.seed, "generator": self.generator,
-                "flag_bits": {f.name.lower(): int(f) for f in Flag},
-                "pixels": [asdict(p) for p in self.pixels]}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Truth:
-        return cls(tuple(int(v) for v in d["shape"]), int(d["n_frames"]), str(d["dtype"]),
-                   d.get("seed"), [PlantedPixel(**p) for p in d["pixels"]],
-                   d.get("generator", {}))
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> Truth:
-        """Read ``truth.json``; raises :class:`~badpix.errors.InputError` when malformed."""
-        from .errors import InputError
-
-        p = Path(path)
-        if p.is_dir():
-            p = p / "truth.json"
-        try:
-            return cls.from_dict(json.loads(p.read_text()))
-        except FileNotFoundError:
-            raise InputError(p, "no such truth file") from None
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            raise InputError(p, f"not a badpix truth file ({exc})") from None
 
 
 @dataclass
@@ -409,92 +292,3 @@ def _quantize(frames: np.ndarray, dt: np.dtype, fs: float) -> np.ndarray:
     if dt.kind in "ui":
         return np.clip(np.rint(frames), 0, fs).astype(dt)
     return frames.astype(dt)
-
-
-def write_synthetic(out: str | os.PathLike, kind: str = "npy", *, quality: int = 95,
-                    overwrite: bool = False, **make_kwargs) -> Truth:
-    """Make a synthetic stack and write it to the folder ``out`` with the real libraries.
-
-    ``kind``: ``npy`` (``frame_0000.npy`` per frame), ``png`` / ``jpeg`` (Pillow;
-    uint8, or uint16 grey for PNG), ``tiff`` (tifffile, one file per frame),
-    ``geotiff`` (rasterio, one file per frame, EPSG:32633 UTM 33N, 10 m pixels),
-    ``h5`` (h5py, ``stack.h5`` with dataset ``events/image`` of shape
-    ``(n, rows, cols[, channels])``).  Also writes ``truth.json`` and
-    ``truth_mask.npz`` (``mask``: uint8 ``(rows, cols, channels)`` expected bits).
-    JPEG is lossy: 8x8-block compression smears every defect into its
-    neighbours and blurs small offsets, so expect lower precision there.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> d = tempfile.mkdtemp()
-    >>> t = write_synthetic(d, "npy", shape=(16, 16), n_frames=4, dtype="uint8",
-    ...                     counts={"stuck": 1})
-    >>> sorted(p.name for p in Path(d).iterdir())[:2], len(t.pixels)
-    (['frame_0000.npy', 'frame_0001.npy'], 1)
-    """
-    if kind not in WRITE_KINDS:
-        raise ParameterError(f"kind must be one of {', '.join(WRITE_KINDS)}, got {kind!r}")
-    dtype = np.dtype(make_kwargs.get("dtype", "uint16"))
-    channels = int(make_kwargs.get("channels", 1))
-    if kind == "jpeg" and (dtype != np.uint8 or channels not in (1, 3)):
-        raise ParameterError("jpeg needs --dtype uint8 and 1 or 3 channels")
-    if kind == "png" and not (dtype == np.uint8 and channels in (1, 3, 4)
-                              or dtype == np.uint16 and channels == 1):
-        raise ParameterError("png needs uint8 with 1, 3 or 4 channels, or uint16 grey")
-    out = Path(out)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        from .errors import OutputError
-
-        raise OutputError(f"{out}: folder is not empty (use --overwrite)")
-    syn = make_synthetic(**make_kwargs)
-    with StagedDir(out) as stage:
-        d = stage.path
-        if kind == "h5":
-            import h5py
-
-            data = syn.frames[..., 0] if channels == 1 else syn.frames
-            with h5py.File(d / "stack.h5", "w") as f:
-                ds = f.create_dataset("events/image", data=data,
-                                      chunks=(1, *data.shape[1:]), compression="gzip")
-                ds.attrs["description"] = "badpix synthetic stack"
-        else:
-            for i, frame in enumerate(syn.iter_frames()):
-                _write_frame(d, i, frame, kind, quality)
-        (d / "truth.json").write_text(json.dumps(syn.truth.to_dict(), indent=1))
-        # .npz: not a frame suffix, so a scan of this folder does not pick it up
-        np.savez_compressed(d / "truth_mask.npz", mask=syn.truth.mask())
-    return syn.truth
-
-
-def _write_frame(d: Path, i: int, frame: np.ndarray, kind: str, quality: int) -> None:
-    name = f"frame_{i:04d}"
-    if kind == "npy":
-        np.save(d / f"{name}.npy", frame)
-    elif kind in ("png", "jpeg"):
-        from PIL import Image
-
-        if frame.dtype == np.uint16:
-            img = Image.fromarray(frame.astype(np.uint16), mode=None)
-        else:
-            img = Image.fromarray(frame)
-        if kind == "png":
-            img.save(d / f"{name}.png")
-        else:
-            img.save(d / f"{name}.jpg", quality=quality)
-    elif kind == "tiff":
-        import tifffile
-
-        tifffile.imwrite(d / f"{name}.tif", frame,
-                         photometric="rgb" if frame.ndim == 3 and frame.shape[2] == 3
-                         else "minisblack")
-    else:  # geotiff
-        import rasterio
-        from affine import Affine
-
-        bands = frame[None] if frame.ndim == 2 else np.moveaxis(frame, -1, 0)
-        with rasterio.open(d / f"{name}.tif", "w", driver="GTiff", width=bands.shape[2],
-                           height=bands.shape[1], count=bands.shape[0], dtype=bands.dtype.name,
-                           crs="EPSG:32633", transform=Affine(10.0, 0.0, 500000.0, 0.0, -10.0, 4650000.0),
-                           ) as dst:
-            dst.write(bands)

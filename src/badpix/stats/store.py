@@ -10,18 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError, OutputError
-from ..layout import Band
-from ..stats.base import Accumulator
-from ..stats.moments import MomentAccumulator
-from .plan import plan_tiles
 
-__all__ = ["FrameStore", "StoreMedian", "tiled_median", "update_bands"]
+__all__ = ["FrameStore", "StoreMedian", "plan_tiles", "tiled_median"]
 
 
 class FrameStore:
@@ -133,25 +128,26 @@ class FrameStore:
             self.close()
 
 
-def update_bands(bands: Sequence[Band], frames: np.ndarray, first_index: int,
-                 accs: dict[str, tuple[MomentAccumulator, list[Accumulator]]],
-                 stores: dict[str, FrameStore],
-                 slot: int) -> None:
-    """Feed a block of frames to every band's accumulators and store it from ``slot`` on.
+def plan_tiles(n_frames: int, shape: tuple[int, int], itemsize: int, budget: int,
+               min_tiles: int = 1) -> list[tuple[int, int, int, int]]:
+    """Median tiles ``(r0, r1, c0, c1)`` whose frames (``n_frames`` deep) fit in ``budget`` bytes.
 
-    The step the checkpointed and the Dask engines share: ``accs`` maps a band name
-    to ``(moments, extra accumulators)``; ``first_index`` is the block's first stack
-    frame (the extra accumulators order frames by it).
+    Tiles are row strips spanning the full width (one read per frame) unless
+    even one row over all frames exceeds the budget; then rows are split into
+    column pieces.  At least ``min_tiles`` tiles are made (parallelism).
+
+    >>> plan_tiles(100, (8, 40), 2, (100 * 2 + 8) * 40 * 3)  # three rows fit the budget
+    [(0, 3, 0, 40), (3, 6, 0, 40), (6, 8, 0, 40)]
     """
-    for b in bands:
-        view = b.view(frames)
-        moments, extras = accs[b.name]
-        moments.update(view)
-        for acc in extras:
-            acc.update(view, first_index)
-        store = stores.get(b.name)
-        if store is not None:
-            store.write(slot, view)
+    h, w = shape
+    per_pixel = max(1, n_frames) * itemsize + 8  # frames plus the float64 result
+    pixels = max(64, budget // per_pixel)  # below 64 pixels the reads get absurdly small
+    rows = pixels // w
+    if rows >= 1:
+        rows = min(rows, h, max(1, -(-h // max(1, min_tiles))))
+        return [(r, min(h, r + rows), 0, w) for r in range(0, h, rows)]
+    cols = min(w, pixels)
+    return [(r, r + 1, c, min(w, c + cols)) for r in range(h) for c in range(0, w, cols)]
 
 
 def tiled_median(store: FrameStore, slots: np.ndarray, budget: int,

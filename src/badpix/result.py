@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._version import __version__
-from ..detect.flags import CLASSES, flag_names
-from ..detect.params import RuleParams
-from ..io.base import GeoRef, SkippedFrame
-from ..layout import Band, Layout
-from ..stack import Stack
-from ..stats.bandstats import BandStats
+from ._version import __version__
+from .detect.flags import CLASSES, flag_names
+from .detect.params import RuleParams
+from .io.base import GeoRef, SkippedFrame
+from .layout import Band, Layout
+from .stack import Stack
+from .stats.bandstats import BandStats
 
 if TYPE_CHECKING:  # xarray (and pandas) cost ~0.4 s: imported by to_dataset only
     import xarray as xr
@@ -56,7 +56,7 @@ class InputInfo:
 
     def capture_order(self) -> list[int]:
         """Stack indices in capture-time order (file order without every frame's time)."""
-        from ..stats.onset import capture_order
+        from .stats.onset import capture_order
 
         times = None if self.frame_times is None else np.asarray(self.frame_times, np.float64)
         return [int(i) for i in capture_order(times, self.n_frames)]
@@ -116,7 +116,7 @@ class ScanResult:
         :class:`~badpix.detect.photon.CountingDecision`)."""
         d = self.params.counting_decision
         if d is None:  # parameters that no engine resolved (a result built by hand)
-            from ..detect.photon import CountingDecision
+            from .detect.photon import CountingDecision
 
             d = CountingDecision(self.params.counting is True, float("nan"),
                                  f"given: counting={self.params.counting!r}", auto=False)
@@ -144,7 +144,7 @@ class ScanResult:
         ``onset_time`` (ISO 8601 UTC, empty when unknown); JPEG scans add
         ``loc_confidence`` (see :func:`badpix.detect.localize.localize`).
         """
-        from ..timefmt import format_time
+        from .timefmt import format_time
 
         rows = []
         for name, br in self.bands.items():
@@ -203,7 +203,7 @@ class ScanResult:
         >>> ds["mean_ch0"].dims, ds.attrs["Conventions"]
         (('y_ch0', 'x_ch0'), 'CF-1.10')
         """
-        from ..cf import scan_dataset
+        from .cf import scan_dataset
 
         return scan_dataset(self)
 
@@ -231,6 +231,6 @@ def band_dataset(ds: xr.Dataset, band: str) -> xr.Dataset:
     >>> one["flags"].dims
     ('y', 'x')
     """
-    from ..cf import band_dataset as _band
+    from .cf import band_dataset as _band
 
     return _band(ds, band)
