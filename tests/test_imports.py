@@ -148,13 +148,15 @@ def test_cli_scan_skips_numba_blas_probe_and_kernels_need_no_blas(tmp_path):
 def test_cli_scan_of_npy_frames_loads_no_scipy_special(tmp_path):
     # the power bounds use badpix.stats.special: scipy.special's import (0.15-0.24 s, with
     # scipy's array-API layer) cost a scan more than its rules; a quiet scan draws no bar
-    # (rich.progress) nor table (rich.table), and typer 0.29 needs no click package
+    # (rich.progress) nor table (rich.table); on Linux /proc/meminfo needs no psutil
     for i in range(4):
         np.save(tmp_path / f"f_{i}.npy", np.full((6, 7), i, np.uint16))
+    names = ["scipy.special", "scipy._lib._array_api", "rich.progress", "rich.table"]
+    if sys.platform.startswith("linux"):
+        names.append("psutil")
     code = (f"from badpix.cli import main\nmain(['scan', {str(tmp_path)!r}, '-o', "
             f"{str(tmp_path / 'out')!r}, '-q'])\nimport sys, json\n"
-            "names = ('scipy.special', 'scipy._lib._array_api', 'rich.progress', 'rich.table')\n"
-            "print(json.dumps([m for m in names if m in sys.modules]))")
+            f"print(json.dumps([m for m in {names!r} if m in sys.modules]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert json.loads(out.strip().splitlines()[-1]) == []

@@ -33,12 +33,31 @@ STATE_BYTES_PER_PIXEL = 128
 def available_memory() -> int:
     """Bytes of memory available to this process now.
 
+    On Linux the kernel's ``MemAvailable`` estimate, read from ``/proc/meminfo``
+    as ``psutil.virtual_memory().available`` reads it (without psutil's ~10 ms
+    import in every scan); psutil elsewhere.
+
     >>> available_memory() > 0
     True
     """
+    kib = _meminfo_available_kib()
+    if kib is not None:
+        return kib * 1024
     import psutil
 
     return int(psutil.virtual_memory().available)
+
+
+def _meminfo_available_kib(path: str = "/proc/meminfo") -> int | None:
+    """``MemAvailable`` of ``/proc/meminfo`` in KiB, ``None`` without it (not Linux, < 3.14)."""
+    try:
+        with open(path, "rb") as f:
+            for line in f:
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _gib(n: float) -> str:
