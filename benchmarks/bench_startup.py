@@ -9,7 +9,10 @@ bench-output/startup/) and the "notebook pipeline" on the same files (load every
 frame, np.nanmedian/np.nanstd over frames, scipy.ndimage.median_filter, masks
 written with rasterio).  The scans' work time is ``summary.json``'s ``timings.total``
 of the same runs.  ``--src TREE`` runs another source tree (e.g. a clone of main) by
-putting ``TREE/src`` first on PYTHONPATH.  Figures go to benchmarks/results/startup.json.
+putting ``TREE/src`` first on PYTHONPATH.  Each badpix process is ``python -m badpix
+...``, the executable's own entry point, so a row includes how the process ends (the
+interpreter's teardown, which ``badpix.cli.run`` skips).  Figures go to
+benchmarks/results/startup.json.
 """
 
 from __future__ import annotations
@@ -111,7 +114,7 @@ def main() -> None:
     small = make_frames(DATA / "small5", 5, (64, 64))
     sensor = make_frames(DATA / "sensor160", 160, (768, 1024, 3))
     out = DATA / "out"
-    cli = [py, "-c", "import sys; from badpix.cli import main; sys.exit(main())"]
+    cli = [py, "-m", "badpix"]  # what the badpix executable runs (its entry point)
 
     def work() -> float:
         return json.loads((out / "summary.json").read_text())["timings"]["total"]

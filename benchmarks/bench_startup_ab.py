@@ -7,7 +7,8 @@ burst of load lands on one row of one run; here every repeat runs the old tree's
 process and then the new tree's (``TREE/src`` first on PYTHONPATH; NEW_TREE
 defaults to this checkout), for ``badpix scan --help`` and the 160-frame sensor
 stack that ``bench_startup.py`` writes to bench-output/startup/ (run it once
-first).  Reported: median wall and CPU (user+sys) seconds per process, and the
+first); each process is ``python -m badpix ...``, the executable's entry point.
+Reported: median wall and CPU (user+sys) seconds per process, and the
 scan's own ``summary.json`` work time.  Figures go to
 benchmarks/results/startup-ab.json.
 """
@@ -46,7 +47,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" /
                     "startup-ab.json")
     args = ap.parse_args()
-    cli = [sys.executable, "-c", "import sys; from badpix.cli import main; sys.exit(main())"]
+    cli = [sys.executable, "-m", "badpix"]  # the executable's entry point
     out = ROOT / "bench-output" / "startup" / "ab"
     rows = {"badpix scan --help": [*cli, "scan", "--help"],
             "scan 160x768x1024x3": [*cli, "scan", str(SENSOR), "-o", str(out), "--layout",

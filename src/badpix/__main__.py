@@ -1,7 +1,5 @@
-"""``python -m badpix`` runs the command line."""
+"""``python -m badpix`` runs the command line (as the ``badpix`` executable does)."""
 
-import sys
+from .cli import run
 
-from .cli import main
-
-sys.exit(main())
+run()

@@ -20,6 +20,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from ._common import run_app
+from ._exit import run as run  # the executable's entry point (pyproject.toml)
 
 #: (command, module in badpix.cli, first paragraph of its help), in ``--help`` order
 COMMANDS: tuple[tuple[str, str, str], ...] = (
@@ -135,5 +136,10 @@ def _options(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``badpix`` script."""
+    """Run the command line on ``argv`` (default ``sys.argv[1:]``); returns the exit code.
+
+    The ``badpix`` executable calls it through :func:`run`, which also ends the
+    process without the interpreter's teardown (:mod:`badpix.cli._exit`).
+    """
     return run_app(app, sys.argv[1:] if argv is None else argv)
+
