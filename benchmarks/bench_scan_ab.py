@@ -1,0 +1,67 @@
+"""Scan A/B: two source trees' scans of the same frames, interleaved, so machine load hits both alike.
+
+Run:  .venv/bin/python benchmarks/bench_scan_ab.py OLD_TREE [NEW_TREE] [--repeat 5] [--frames 100]
+
+Each tree runs its own ``bench_scan.py --child`` (its own ``.venv/bin/python``) on one
+folder of 2048x2048 uint16 ``.npy`` frames, alternately old, new, old, new ..., for the
+frame-streaming path and the default (strips) path.  Printed: the median seconds of
+each phase (``summary.json`` timings, plus writing the scan folder and the whole
+child) per tree and their ratio new/old.  NEW_TREE defaults to this checkout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import make_frames  # noqa: E402
+
+PHASES = ("stream", "median", "rules", "write", "elapsed")
+
+
+def child(tree: Path, mode: str, folder: Path, out: Path) -> dict[str, float]:
+    cmd = [str(tree / ".venv" / "bin" / "python"), str(tree / "benchmarks" / "bench_scan.py"),
+           "--child", mode, str(folder), str(out)]
+    env = {**os.environ, "BADPIX_NO_PROGRESS": "1"}
+    d = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True,
+                                  env=env).stdout.strip().splitlines()[-1])
+    return {**{k: float(d["phases"].get(k, 0.0)) for k in PHASES[:-1]}, "elapsed": d["elapsed"]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("old", type=Path)
+    ap.add_argument("new", type=Path, nargs="?", default=Path(__file__).resolve().parents[1])
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--frames", type=int, default=100)
+    args = ap.parse_args()
+    trees = {"old": args.old.resolve(), "new": args.new.resolve()}
+    with tempfile.TemporaryDirectory(prefix="badpix-scan-ab-") as tmp:
+        folder = Path(tmp) / "frames"
+        make_frames(folder, args.frames, (2048, 2048))
+        runs: dict[tuple[str, str], list[dict[str, float]]] = {}
+        for _ in range(args.repeat):
+            for mode in ("stream", "scan"):
+                for name, tree in trees.items():
+                    runs.setdefault((mode, name), []).append(
+                        child(tree, mode, folder, Path(tmp) / f"out-{name}"))
+    print(f"{args.frames} frames 2048x2048 uint16 .npy; old {trees['old']}, new {trees['new']}; "
+          f"median of {args.repeat} interleaved runs")
+    print(f"{'path':10} {'phase':8} {'old s':>7} {'new s':>7} {'new/old':>7}")
+    for mode, path in (("stream", "streaming"), ("scan", "strips")):
+        for k in PHASES:
+            old = statistics.median(r[k] for r in runs[(mode, "old")])
+            new = statistics.median(r[k] for r in runs[(mode, "new")])
+            ratio = f"{new / old:7.2f}" if old else "      -"
+            print(f"{path:10} {k:8} {old:7.3f} {new:7.3f} {ratio}")
+
+
+if __name__ == "__main__":
+    main()
