@@ -17,10 +17,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -30,6 +30,35 @@ from .io.memory import Dims
 from .io.open import open_reader
 from .layout import Band, Layout, channel_layout, load_layout
 from .memory import check_allocation
+
+U = TypeVar("U")
+T = TypeVar("T")
+
+
+def read_ahead(units: Sequence[U], read: Callable[[U, Any], T], buffers: Sequence[Any]
+               ) -> Iterator[tuple[U, T]]:
+    """Yield ``(unit, read(unit, buffer))`` in order, reading the next unit in a thread.
+
+    Unit ``i`` is read into ``buffers[i % 2]`` while the caller works on unit ``i - 1``
+    (reads release the GIL; photos decode one file per thread): what the stream of
+    blocks (:meth:`Stack.iter_blocks`) and the local executor's units
+    (:mod:`badpix.engine.local`) both run on.  A yielded value is valid until the next.
+
+    >>> [x for _, x in read_ahead([1, 2, 3], lambda u, buf: u * 10, [None, None])]
+    [10, 20, 30]
+    """
+    if not len(units):
+        return
+    prefetch = ThreadPoolExecutor(max_workers=1, thread_name_prefix="badpix-read")
+    try:
+        future = prefetch.submit(read, units[0], buffers[0])
+        for k, unit in enumerate(units):
+            data = future.result()
+            if k + 1 < len(units):
+                future = prefetch.submit(read, units[k + 1], buffers[(k + 1) % 2])
+            yield unit, data
+    finally:
+        prefetch.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass
@@ -102,24 +131,12 @@ class Stack:
         check_allocation(2 * block_frames * self.frame_nbytes, "two frame buffers",
                          self.reader.paths[0] if self.reader.paths else None)
         buffers = [np.empty((block_frames, *self.frame_shape), self.dtype) for _ in range(2)]
-        starts = list(range(start, stop, block_frames))
         with ThreadPoolExecutor(max_workers=max(1, self.decode_threads)) as pool:
-            def load(k: int) -> np.ndarray:
-                s = starts[k]
+            def load(s: int, buf: np.ndarray) -> np.ndarray:
                 e = min(s + block_frames, stop)
-                buf = buffers[k % 2][: e - s]
-                return self.read_into(s, e, buf, pool)
+                return self.read_into(s, e, buf[: e - s], pool)
 
-            prefetch = ThreadPoolExecutor(max_workers=1)
-            try:
-                future = prefetch.submit(load, 0)
-                for k, s in enumerate(starts):
-                    block = future.result()
-                    if k + 1 < len(starts):
-                        future = prefetch.submit(load, k + 1)
-                    yield s, block
-            finally:
-                prefetch.shutdown(wait=True, cancel_futures=True)
+            yield from read_ahead(range(start, stop, block_frames), load, buffers)
 
     def read_into(self, s: int, e: int, buf: np.ndarray,
                   pool: ThreadPoolExecutor | None = None) -> np.ndarray:

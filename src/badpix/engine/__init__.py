@@ -12,7 +12,7 @@
   holds its arithmetic.
 * :mod:`.units`: frame units, strip units, median tiles -- read, then computed, and
   merged by the accumulators' ``merge``.
-* :mod:`.local` (:func:`~.local.pipeline`: the next unit read while one computes) and
+* :mod:`.local` (:func:`~badpix.stack.read_ahead`: the next unit read while one computes) and
   :mod:`.dask` (``client.map`` over the same units) execute a plan; :mod:`.state`
   makes a local run resumable (checkpoints are a property of execution).
 

@@ -1,8 +1,8 @@
 """The local executor: a plan's units in this process, the next one read while one computes.
 
-:func:`pipeline` is the whole mechanism: a reader thread reads unit ``i + 1`` into the
-second of two reused buffers while unit ``i`` is computed (numba kernels release the
-GIL; photos are decoded one file per thread).  Strip units fill band-size result
+The mechanism is :func:`~badpix.stack.read_ahead`, the one the stream of blocks uses: a
+reader thread reads unit ``i + 1`` into the second of two reused buffers while unit
+``i`` is computed (numba kernels release the GIL; photos decode one file per thread).  Strip units fill band-size result
 arrays row by row; frame units (one read block each) feed one running
 :class:`~badpix.engine.units.FrameState` in frame order -- the same updates, in the
 same order, as one stream, so a cut into units changes no bit -- whose median sinks
@@ -13,10 +13,10 @@ spilled to a tile store; a checkpoint's frame stores).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from ..detect.bands import PhaseCallback, classify_bands, classify_stats
 from ..detect.params import RuleParams
 from ..memory import check_allocation, check_scan_memory
 from ..result import ScanResult
-from ..stack import Stack
+from ..stack import Stack, read_ahead
 from ..stats.base import AccumulatorFactory
 from ..stats.median import MedianCollector
 from .plan import ScanPlan, extra_factories, make_plan
@@ -39,32 +39,7 @@ from .units import (
     strip_statistics,
 )
 
-__all__ = ["pipeline", "run_local", "scan_stack"]
-
-U = TypeVar("U")
-
-
-def pipeline(units: Sequence[U], read: Callable[[U, np.ndarray], Any],
-             compute: Callable[[U, Any], None], buffers: Sequence[np.ndarray]) -> None:
-    """``compute(unit, read(unit, buffer))`` for every unit in order, reading one ahead.
-
-    >>> out = []
-    >>> pipeline([1, 2, 3], lambda u, buf: u * 10, lambda u, x: out.append(x), [None, None])
-    >>> out
-    [10, 20, 30]
-    """
-    if not units:
-        return
-    with ThreadPoolExecutor(1, thread_name_prefix="badpix-read") as pool:
-        pending = pool.submit(read, units[0], buffers[0])
-        try:
-            for i, unit in enumerate(units):
-                data = pending.result()
-                if i + 1 < len(units):
-                    pending = pool.submit(read, units[i + 1], buffers[(i + 1) % 2])
-                compute(unit, data)
-        finally:
-            pending.cancel()
+__all__ = ["run_local", "scan_stack"]
 
 
 def _strips(stack: Stack, plan: ScanPlan, progress: ProgressCallback | None,
@@ -93,7 +68,8 @@ def _strips(stack: Stack, plan: ScanPlan, progress: ProgressCallback | None,
         done["frames"] = now
 
     t0 = time.perf_counter()
-    pipeline(work, lambda u, buf: read_strip(stack.reader, u[0], u[1], buf), compute, bufs)
+    for unit, view in read_ahead(work, lambda u, buf: read_strip(stack.reader, *u, buf), bufs):
+        compute(unit, view)
     del bufs
     timings["stream"] = time.perf_counter() - t0
     return {b.name: band_stats_from_strips(b, n_frames[b.name], dtype, arrays.pop(b.name))
@@ -148,11 +124,11 @@ def run_local(stack: Stack, params: RuleParams, plan: ScanPlan, *,
             if progress is not None and first:
                 progress(first)
         units = [(s, e) for s, e in plan.frame_ranges if s >= first]
-        nbytes = max((e - s for s, e in units), default=1) * stack.frame_nbytes
-        check_allocation(2 * nbytes, "two frame buffers",
+        longest = max((e - s for s, e in units), default=1)
+        check_allocation(2 * longest * stack.frame_nbytes, "two frame buffers",
                          stack.reader.paths[0] if stack.reader.paths else None)
-        bufs = [np.empty((max((e - s for s, e in units), default=1), *stack.frame_shape),
-                         stack.dtype) for _ in range(2)] if units else []
+        bufs = [np.empty((longest, *stack.frame_shape), stack.dtype) for _ in range(2)] \
+            if units else []
 
         def compute(unit: tuple[int, int], frames: np.ndarray) -> None:
             state.update(frames, unit[0])
@@ -167,8 +143,9 @@ def run_local(stack: Stack, params: RuleParams, plan: ScanPlan, *,
 
         t_read = time.perf_counter()
         with ThreadPoolExecutor(max(1, stack.decode_threads)) as decode:
-            pipeline(units, lambda u, buf: stack.read_into(u[0], u[1], buf[:u[1] - u[0]], decode),
-                     compute, bufs)
+            for unit, frames in read_ahead(
+                    units, lambda u, buf: stack.read_into(*u, buf[:u[1] - u[0]], decode), bufs):
+                compute(unit, frames)
         del bufs
         timings["stream"] = time.perf_counter() - t_read
         moments = state.band_moments()
