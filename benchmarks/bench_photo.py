@@ -108,7 +108,7 @@ def main() -> None:
     shape = tuple(int(v) for v in args.size.lower().split("x"))
 
     from badpix import open_stack
-    from badpix.engine.local import scan_stack
+    from badpix.engine import scan_stack
     from badpix.io import images
     from badpix.stats.onset import OnsetAccumulator, make_onset_factory
     from badpix.stats.persistence import (
@@ -242,7 +242,7 @@ def _child(pipeline: str, folder: str) -> None:
     import json
 
     from badpix import open_stack
-    from badpix.engine.local import scan_stack
+    from badpix.engine import scan_stack
 
     stack = open_stack(folder)
     t0 = time.perf_counter()

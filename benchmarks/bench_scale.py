@@ -7,7 +7,7 @@ Prints, in one run:
    ``getrusage(RUSAGE_CHILDREN)`` (the kernel's high-water mark, not sampled);
 2. frames/s of the local engine vs a 1-worker and a 2-worker ``LocalCluster``
    (processes, 1 thread each, started as ``badpix scan --workers N`` starts them:
-   :func:`badpix.engine.dask.dask_client`; cluster start-up and warm-up excluded for
+   :func:`badpix.cluster.dask_client`; cluster start-up and warm-up excluded for
    both, cluster runs interleaved so that load drift hits both alike) on a
    ``--scale-gb`` stack (default: the same 4 GB stack as [1]), with the load average;
 3. the exact temporal median (the engines' kernel, in memory and tiled from a
@@ -80,8 +80,8 @@ def bench_scaling(folder: Path, repeats: int, strips: bool | None = None
     import contextlib
 
     from badpix import open_stack
+    from badpix.cluster import dask_client
     from badpix.engine import scan_stack
-    from badpix.engine.dask import dask_client, scan_stack_dask
 
     n = open_stack(folder).n_frames
     names = {0: "local engine (2 numba threads)", 1: "dask, 1 worker(s) x 1 thread",
@@ -95,7 +95,7 @@ def bench_scaling(folder: Path, repeats: int, strips: bool | None = None
         def run(k: int):
             if k == 0:
                 return scan_stack(open_stack(folder))
-            return scan_stack_dask(open_stack(folder), client=clients[k], strips=strips)
+            return scan_stack(open_stack(folder), client=clients[k], strips=strips)
 
         # warm-up, untimed: numba cache, page cache, every worker's buffers
         ref = scan_stack(open_stack(folder, decode_threads=2))

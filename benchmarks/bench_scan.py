@@ -21,7 +21,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +31,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Results, make_frames  # noqa: E402
 
 
+def _stack_block_frames() -> Callable[[Any], int]:
+    """``stack_block_frames`` wherever this tree keeps it (bench_scan_ab.py runs this child
+    with an older tree's venv): engine.plan, engine.partition, or engine.local (ef9dcfa)."""
+    import importlib
+
+    for name in ("badpix.engine.plan", "badpix.engine.partition", "badpix.engine.local"):
+        try:
+            return importlib.import_module(name).stack_block_frames
+        except ModuleNotFoundError as e:
+            if e.name != name:  # a module that exists but fails to import: say so
+                raise
+        except AttributeError:
+            pass
+    raise ImportError("stack_block_frames not found in badpix.engine.{plan,partition,local}")
+
+
 def child(mode: str, folder: str, out: str, memory_limit: str | None) -> None:
+    # badpix comes from the running venv's (editable) install, never from this file's tree:
+    # sys.path only gains benchmarks/ (for _common), which holds no badpix
+    import badpix
     from badpix import open_stack
     from badpix.cli.scan import parse_size
     from badpix.engine import scan_stack
@@ -45,9 +66,7 @@ def child(mode: str, folder: str, out: str, memory_limit: str | None) -> None:
     else:
         # "stream": the frame-streaming path (block_frames given), the baseline of "scan"
         # (strips when the format reads rows, see badpix.engine.units)
-        from badpix.engine.plan import stack_block_frames
-
-        block = stack_block_frames(stack) if mode == "stream" else None
+        block = _stack_block_frames()(stack) if mode == "stream" else None
         result = scan_stack(stack, memory_limit=parse_size(memory_limit), block_frames=block)
         t1 = time.perf_counter()
         write_scan_dir(result, out)
@@ -55,6 +74,7 @@ def child(mode: str, folder: str, out: str, memory_limit: str | None) -> None:
     elapsed = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(json.dumps({"elapsed": elapsed, "peak_rss": rss, "frames": stack.n_frames,
+                      "badpix": badpix.__file__,
                       "bytes": stack.n_frames * stack.frame_nbytes, "phases": phases}))
 
 

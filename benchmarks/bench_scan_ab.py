@@ -2,7 +2,8 @@
 
 Run:  .venv/bin/python benchmarks/bench_scan_ab.py OLD_TREE [NEW_TREE] [--repeat 5] [--frames 100]
 
-Each tree runs its own ``bench_scan.py --child`` (its own ``.venv/bin/python``) on one
+Each tree's own ``.venv/bin/python`` (so its own installed badpix) runs THIS checkout's
+``bench_scan.py --child`` (older trees' copies may lack ``--child``) on one
 folder of 2048x2048 uint16 ``.npy`` frames, alternately old, new, old, new ..., for the
 frame-streaming path and the default (strips) path.  Printed: the median seconds of
 each phase (``summary.json`` timings, plus writing the scan folder and the whole
@@ -24,14 +25,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import make_frames  # noqa: E402
 
 PHASES = ("stream", "median", "rules", "write", "elapsed")
+#: one child script for both trees: the one beside this driver
+BENCH_SCAN = Path(__file__).resolve().parent / "bench_scan.py"
 
 
 def child(tree: Path, mode: str, folder: Path, out: Path) -> dict[str, float]:
-    cmd = [str(tree / ".venv" / "bin" / "python"), str(tree / "benchmarks" / "bench_scan.py"),
+    cmd = [str(tree / ".venv" / "bin" / "python"), str(BENCH_SCAN),
            "--child", mode, str(folder), str(out)]
-    env = {**os.environ, "BADPIX_NO_PROGRESS": "1"}
-    d = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True,
-                                  env=env).stdout.strip().splitlines()[-1])
+    # no PYTHONPATH: badpix must come from the tree's venv (its editable install)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"BADPIX_NO_PROGRESS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode:  # the child's traceback, not just "returned non-zero exit status"
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr}")
+    d = json.loads(proc.stdout.strip().splitlines()[-1])
+    if not Path(d["badpix"]).resolve().is_relative_to(tree):
+        raise SystemExit(f"{tree}'s venv imported badpix from {d['badpix']}")
     return {**{k: float(d["phases"].get(k, 0.0)) for k in PHASES[:-1]}, "elapsed": d["elapsed"]}
 
 

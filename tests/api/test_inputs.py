@@ -194,7 +194,7 @@ def test_bad_arrays_are_user_errors(bad, kwargs, error, text):
 
 def test_dask_engine_takes_in_memory_inputs(frames_and_reference):
     # a real LocalCluster on loopback: the readers travel to the worker with their arrays
-    from badpix.engine.dask import dask_client
+    from badpix.cluster import dask_client
 
     frames, ref = frames_and_reference
     with dask_client(workers=1) as client:

@@ -11,7 +11,7 @@ from rich.progress import Progress
 
 from badpix import open_stack
 from badpix.cli import _common
-from badpix.engine.local import scan_stack
+from badpix.engine import scan_stack
 
 
 def test_local_engine_reports_median_and_rules_per_band(tmp_path):

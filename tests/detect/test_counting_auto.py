@@ -177,7 +177,7 @@ def test_resolution_happens_once_and_is_kept(tmp_path):
 
 
 def test_checkpointed_scan_resolves_auto_like_the_local_engine(tmp_path):
-    from badpix.engine import execute
+    from badpix.engine import scan_stack
 
     rng = np.random.default_rng(5)
     frames = rng.poisson(0.05, (12, 24, 24)).astype(np.int16)
@@ -185,7 +185,7 @@ def test_checkpointed_scan_resolves_auto_like_the_local_engine(tmp_path):
     for i, f in enumerate(frames):
         np.save(tmp_path / f"f{i:02d}.npy", f)
     stack = open_stack(tmp_path)
-    ck = execute(stack, out=tmp_path / "out", checkpoint_every=4)
+    ck = scan_stack(stack, out=tmp_path / "out", checkpoint_every=4)
     forced = scan_stack(stack, RuleParams(counting=True))
     assert ck.params.counting is True and ck.rule_set()["auto"]
     np.testing.assert_array_equal(ck.bands["ch0"].flags, forced.bands["ch0"].flags)
@@ -194,7 +194,7 @@ def test_checkpointed_scan_resolves_auto_like_the_local_engine(tmp_path):
 
 def test_dask_engine_resolves_auto_like_the_local_engine(tmp_path):
     pytest.importorskip("distributed")
-    from badpix.engine.dask import dask_client, scan_stack_dask
+    from badpix.cluster import dask_client
 
     rng = np.random.default_rng(6)
     frames = rng.poisson(0.05, (10, 32, 20)).astype(np.int16)
@@ -203,7 +203,7 @@ def test_dask_engine_resolves_auto_like_the_local_engine(tmp_path):
         np.save(tmp_path / f"f{i:02d}.npy", f)
     stack = open_stack(tmp_path)
     with dask_client(workers=1) as client:
-        dk = scan_stack_dask(stack, None, client)
+        dk = scan_stack(stack, None, client=client)
     forced = scan_stack(stack, RuleParams(counting=True))
     assert dk.params.counting is True and dk.rule_set()["auto"]
     np.testing.assert_array_equal(dk.bands["ch0"].flags, forced.bands["ch0"].flags)

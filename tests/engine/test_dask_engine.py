@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from badpix import open_stack
+from badpix.cluster import LOCAL_CLUSTER_CONFIG, dask_client
 from badpix.engine import run_scan, scan_stack
-from badpix.engine.dask import LOCAL_CLUSTER_CONFIG, dask_client, scan_stack_dask
 from badpix.errors import OutputError
 
 from ._util import assert_same_results, write_stack
@@ -58,7 +58,7 @@ def local_int(int_stack):
 @pytest.mark.parametrize("frames_per_task", [1, 5, 16, 37])
 def test_integer_stack_bit_identical_for_any_chunking(client, int_stack, local_int,
                                                       frames_per_task):
-    got = scan_stack_dask(open_stack(int_stack), client=client, frames_per_task=frames_per_task)
+    got = scan_stack(open_stack(int_stack), client=client, frames_per_task=frames_per_task)
     assert_same_results(local_int, got, exact=True)
     assert got.input.n_frames == 37
 
@@ -67,7 +67,7 @@ def test_float_stack_with_nans_equal_to_1e12(client, tmp_path):
     d = tmp_path / "f"
     write_stack(d, 29, dtype=np.float32, seed=2, nan_fraction=0.05)
     local = scan_stack(open_stack(d))
-    got = scan_stack_dask(open_stack(d), client=client, frames_per_task=3)
+    got = scan_stack(open_stack(d), client=client, frames_per_task=3)
     assert_same_results(local, got, exact=False, rtol=1e-12)
     frames = np.stack([np.load(p) for p in sorted(d.glob("*.npy"))])
     np.testing.assert_array_equal(got.bands["ch1"].stats.median,
@@ -75,9 +75,10 @@ def test_float_stack_with_nans_equal_to_1e12(client, tmp_path):
 
 
 def test_tiny_median_budget_splits_rows_and_stays_exact(client, int_stack, local_int):
-    # 37 frames x 2 bytes x 64 pixels: tiles narrower than a row
-    got = scan_stack_dask(open_stack(int_stack), client=client, frames_per_task=8,
-                          memory_limit=2 * 37 * 2 * 70)
+    # the smallest limit a scan takes (two 40x36x2 uint16 frames): 2 threads, 5760 bytes
+    # per median tile, 77 pixels of 37 frames: one-row tiles
+    got = scan_stack(open_stack(int_stack), client=client, frames_per_task=8,
+                     memory_limit=2 * 40 * 36 * 2 * 2)
     assert_same_results(local_int, got, exact=True)
 
 
@@ -113,14 +114,14 @@ def _one_worker_killed(client):
 
 def test_lost_worker_mid_scan_still_identical(client, int_stack, local_int):
     with _one_worker_killed(client) as progress:
-        got = scan_stack_dask(open_stack(int_stack), client=client, frames_per_task=1,
-                              progress=progress)
+        got = scan_stack(open_stack(int_stack), client=client, frames_per_task=1,
+                         progress=progress)
     assert_same_results(local_int, got, exact=True)
 
 
 def test_workdir_must_exist(client, int_stack, tmp_path):
     with pytest.raises(OutputError):
-        scan_stack_dask(open_stack(int_stack), client=client, workdir=tmp_path / "missing")
+        scan_stack(open_stack(int_stack), client=client, workdir=tmp_path / "missing")
 
 
 def test_cli_scheduler_option(client, int_stack, local_int, tmp_path):
@@ -197,7 +198,7 @@ def test_scan_with_a_later_client_as_default(client, int_stack, local_int):
     # its own client's, or this hangs
     with distributed.Client(client.scheduler.address) as later:
         assert distributed.default_client() is later
-        got = scan_stack_dask(open_stack(int_stack), client=client, frames_per_task=10)
+        got = scan_stack(open_stack(int_stack), client=client, frames_per_task=10)
     assert_same_results(local_int, got, exact=True)
 
 
@@ -212,7 +213,7 @@ def test_skipped_frames_match_local_engine(client, tmp_path):
     assert len(want) == 4
     for fpt in (1, 4, None):  # 1: whole chunks without a stored frame
         stack = open_stack(d, skip_bad=True)
-        got = scan_stack_dask(stack, client=client, frames_per_task=fpt)
+        got = scan_stack(stack, client=client, frames_per_task=fpt)
         assert_same_results(local, got, exact=True)
         assert sorted(s.label for s in stack.skipped) == want
 
@@ -237,14 +238,14 @@ def test_photo_scan_without_median_creates_no_store(client, tmp_path):
     store = tmp_path / "store"
     store.mkdir()
     local = scan_stack(open_stack(tmp_path / "p"), extra_accumulators=[])
-    got = scan_stack_dask(open_stack(tmp_path / "p"), client=client, workdir=store)
+    got = scan_stack(open_stack(tmp_path / "p"), client=client, workdir=store)
     assert not any(store.iterdir())
     assert all(br.stats.median is None for br in got.bands.values())
     for name in local.bands:
         np.testing.assert_array_equal(local.bands[name].flags, got.bands[name].flags)
         np.testing.assert_array_equal(local.bands[name].stats.var, got.bands[name].stats.var)
-    with_median = scan_stack_dask(open_stack(tmp_path / "p"), client=client, workdir=store,
-                                  median=True)
+    with_median = scan_stack(open_stack(tmp_path / "p"), client=client, workdir=store,
+                             median=True)
     assert all(br.stats.median is not None for br in with_median.bands.values())
 
 
@@ -261,7 +262,7 @@ def test_states_and_medians_through_ram_files_equal_the_transfer_path(client, in
 
     engine.SharedMoments.attach = attach
     try:
-        shared = scan_stack_dask(open_stack(int_stack), client=client, frames_per_task=9)
+        shared = scan_stack(open_stack(int_stack), client=client, frames_per_task=9)
     finally:
         engine.SharedMoments.attach = original
     assert len(calls) == 5 * 2  # 5 chunks x 2 bands, each a handful of mapped files
@@ -270,8 +271,8 @@ def test_states_and_medians_through_ram_files_equal_the_transfer_path(client, in
     assert all(p.startswith(SHM_DIR) for files in calls for p in files)
     disk = tmp_path / "store"
     disk.mkdir()
-    transferred = scan_stack_dask(open_stack(int_stack), client=client, frames_per_task=9,
-                                  workdir=disk)
+    transferred = scan_stack(open_stack(int_stack), client=client, frames_per_task=9,
+                             workdir=disk)
     assert_same_results(local_int, shared, exact=True)
     assert_same_results(local_int, transferred, exact=True)
     assert not any(disk.iterdir())
@@ -319,7 +320,7 @@ def test_strip_plan_needs_row_reads_no_skipping_and_room(int_stack, tall_stack, 
 def test_strip_tasks_bit_identical_to_local(client, tall_stack):
     local = scan_stack(open_stack(tall_stack))
     with distributed.get_task_stream(client=client) as ts:
-        got = scan_stack_dask(open_stack(tall_stack), client=client)
+        got = scan_stack(open_stack(tall_stack), client=client)
     assert _task_kinds(ts) == {"reader": 1, "strip": 4}  # no chunk, no store, no median task
     assert_same_results(local, got, exact=True)
     frames = np.stack([np.load(p) for p in sorted(tall_stack.glob("*.npy"))])
@@ -331,8 +332,8 @@ def test_strip_tasks_transfer_path_and_progress(client, tall_stack, tmp_path):
     done = []
     disk = tmp_path / "work"
     disk.mkdir()  # not in RAM: the strips travel back to the client as arrays
-    got = scan_stack_dask(open_stack(tall_stack), client=client, workdir=disk,
-                          progress=done.append)
+    got = scan_stack(open_stack(tall_stack), client=client, workdir=disk,
+                     progress=done.append)
     assert_same_results(local, got, exact=True)
     assert sum(done) == 23 and len(done) >= 2
     assert not any(disk.iterdir())
@@ -346,7 +347,7 @@ def test_strip_tasks_float_with_nans_and_hdf5(client, tmp_path):
                          nan_fraction=0.05)
     local = scan_stack(open_stack(d))
     with distributed.get_task_stream(client=client) as ts:
-        got = scan_stack_dask(open_stack(d), client=client)
+        got = scan_stack(open_stack(d), client=client)
     assert _task_kinds(ts)["strip"] == 3
     assert_same_results(local, got, exact=False, rtol=1e-12)
     np.testing.assert_array_equal(got.bands["ch0"].stats.median,
@@ -359,7 +360,7 @@ def test_strip_tasks_float_with_nans_and_hdf5(client, tmp_path):
             f.create_dataset("events/image", data=ints, **kw)
         local = scan_stack(open_stack(tmp_path / name))
         with distributed.get_task_stream(client=client) as ts:
-            got = scan_stack_dask(open_stack(tmp_path / name), client=client)
+            got = scan_stack(open_stack(tmp_path / name), client=client)
         assert kind in _task_kinds(ts)
         assert_same_results(local, got, exact=True)
 
@@ -383,8 +384,8 @@ def test_strip_tasks_survive_a_lost_worker(client, tmp_path):
     row = 23 * 16 * 2 + 6 * 8 * 16
     with _one_worker_killed(client) as progress, \
             distributed.get_task_stream(client=client) as ts:
-        got = scan_stack_dask(open_stack(d), client=client, memory_limit=2 * 32 * row,
-                              progress=progress)
+        got = scan_stack(open_stack(d), client=client, memory_limit=2 * 32 * row,
+                         progress=progress)
     assert _task_kinds(ts)["strip"] >= 20  # 20 strips of 32 rows, and the lost ones again
     assert_same_results(local, got, exact=True)
 
@@ -393,9 +394,9 @@ def test_strips_forced_on_an_input_that_cannot(client, tall_stack):
     from badpix.errors import ParameterError
 
     with pytest.raises(ParameterError, match="strip tasks"):
-        scan_stack_dask(open_stack(tall_stack, skip_bad=True), client=client, strips=True)
+        scan_stack(open_stack(tall_stack, skip_bad=True), client=client, strips=True)
     local = scan_stack(open_stack(tall_stack))
     with distributed.get_task_stream(client=client) as ts:
-        got = scan_stack_dask(open_stack(tall_stack), client=client, strips=False)
+        got = scan_stack(open_stack(tall_stack), client=client, strips=False)
     assert "strip" not in _task_kinds(ts) and "chunk" in _task_kinds(ts)
     assert_same_results(local, got, exact=True)

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.timeout(300)
 
 @pytest.fixture(scope="module")
 def client():
-    from badpix.engine.dask import dask_client
+    from badpix.cluster import dask_client
 
     with dask_client(workers=2) as c:
         yield c

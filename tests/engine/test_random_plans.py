@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from badpix import open_stack
-from badpix.engine import execute, run_scan, scan_stack
+from badpix.engine import run_scan, scan_stack
 from badpix.engine.plan import make_plan
 
 from ._util import assert_same_results, write_stack
@@ -100,8 +100,8 @@ def test_a_resume_after_any_unit_gives_the_same_result(frames, reference, block,
     plan = make_plan(open_stack(frames), block_frames=block, checkpoint_every=every)
     try:
         try:
-            got = execute(open_stack(frames), out=out, checkpoint_every=every, plan=plan,
-                          on_checkpoint=on_checkpoint)
+            got = scan_stack(open_stack(frames), out=out, checkpoint_every=every, plan=plan,
+                             on_checkpoint=on_checkpoint)
         except _Stop:  # interrupted right after a checkpoint: resume from it
             progress: list[int] = []
             got = run_scan(frames, out=out, resume=True, progress=progress.append)
@@ -120,7 +120,7 @@ distributed = pytest.importorskip("distributed")
 
 @pytest.fixture(scope="module")
 def client():
-    from badpix.engine.dask import dask_client
+    from badpix.cluster import dask_client
 
     with dask_client(workers=2) as c:
         yield c
@@ -129,10 +129,9 @@ def client():
 @settings(max_examples=4, **SETTINGS)
 @given(data=st.data())
 def test_any_dask_plan_gives_the_same_result(frames, reference, client, data):
-    from badpix.engine.dask import scan_stack_dask
 
     stack = open_stack(frames)
     plan = data.draw(dask_plans(stack))
-    got = scan_stack_dask(stack, client=client, plan=plan)
+    got = scan_stack(stack, client=client, plan=plan)
     assert got.plan == plan
     assert_same_results(reference, got, exact=True)

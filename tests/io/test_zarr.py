@@ -10,7 +10,7 @@ import zarr
 
 from badpix import open_stack
 from badpix.cli import main
-from badpix.engine.local import scan_stack
+from badpix.engine import scan_stack
 from badpix.errors import DecodeError, InputError
 from badpix.io import open_reader
 from badpix.io.zarrstore import ZarrReader
@@ -108,7 +108,6 @@ def test_cli_scan_of_a_store_and_bad_store_message(tmp_path, frames, capsys):
 def test_dask_workers_read_the_store_themselves(tmp_path, frames):
     """A 1-worker process cluster reads the store from its path; same answer as locally."""
     distributed = pytest.importorskip("distributed")
-    from badpix.engine.dask import scan_stack_dask
     from tests.engine._util import assert_same_results
 
     store = tmp_path / "stack.zarr"
@@ -117,5 +116,5 @@ def test_dask_workers_read_the_store_themselves(tmp_path, frames):
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
                                   host="127.0.0.1", dashboard_address="127.0.0.1:0",
                                   silence_logs=50) as cluster, distributed.Client(cluster) as c:
-        got = scan_stack_dask(open_stack(store), client=c, frames_per_task=4)
+        got = scan_stack(open_stack(store), client=c, frames_per_task=4)
     assert_same_results(local, got, exact=True)

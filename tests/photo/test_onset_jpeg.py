@@ -13,7 +13,7 @@ from badpix.cli import main
 from badpix.cli.timeline import format_time, timeline
 from badpix.detect.localize import localize
 from badpix.detect.persistent import persistent
-from badpix.engine.local import scan_stack
+from badpix.engine import scan_stack
 from badpix.stats.onset import capture_order, make_onset_factory
 from badpix.timefmt import parse_time
 

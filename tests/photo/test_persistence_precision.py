@@ -7,7 +7,7 @@ import numpy as np
 from badpix import open_stack
 from badpix.detect.flags import Flag
 from badpix.detect.persistent import persistent
-from badpix.engine.local import scan_stack
+from badpix.engine import scan_stack
 from badpix.stats.persistence import persistence_factory
 
 from ._photo_synth import add_stars, smooth_scene

@@ -8,7 +8,7 @@ import pytest
 from badpix import open_stack
 from badpix.detect.flags import Flag
 from badpix.detect.persistent import persistent
-from badpix.engine.local import scan_stack
+from badpix.engine import scan_stack
 from badpix.io.badpixels import read_badpixels, write_badpixels
 from badpix.io.open import open_reader
 from badpix.io.raw import RawReader, bayer_layout, exif_capture_time

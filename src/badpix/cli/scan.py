@@ -156,7 +156,7 @@ def scan_command(
     OUTLIER unless --median is given.
     """
     from .. import open_stack
-    from ..engine import execute, plan_scan
+    from ..engine import plan_scan, scan_stack
     from ..io.scandir import MASK_FORMATS, STATS_DTYPES, write_scan_dir
 
     if mask_format not in MASK_FORMATS:
@@ -191,7 +191,7 @@ def scan_command(
                      memory_limit=limit, median=median, extra_accumulators=policy)
     if show_plan:
         if scheduler is not None:
-            from ..engine.dask import dask_client
+            from ..cluster import dask_client
 
             with dask_client(scheduler=scheduler) as client:
                 plan = plan_scan(stack, client=client, **plan_args)
@@ -215,7 +215,7 @@ def scan_command(
         plan = plan_scan(stack, client=client, **plan_args)
         if on_cluster:  # the Dask executor reports no phases of its own
             phases.after_reading = "median and rules"
-        result = execute(stack, params, client=client, progress=phases.advance,
+        result = scan_stack(stack, params, client=client, progress=phases.advance,
                          workdir=workdir, plan=plan, phase=phases.phase, **plan_args)
         with phases.step("writing"):
             if stateful:
@@ -250,7 +250,7 @@ def _client(workers: int | None, scheduler: str | None):
     if workers is None and scheduler is None:
         yield None
         return
-    from ..engine.dask import dask_client
+    from ..cluster import dask_client
 
     with dask_client(workers=workers, scheduler=scheduler) as client:
         yield client

@@ -2,24 +2,17 @@
 
 ::
 
-    Stack ──make_plan──▶ ScanPlan ──execute──▶ local executor (threads)  ─┐
-     (reader traits,     (units, median,        or Dask executor          ├─▶ FrameState /
-      bands, budget)      accumulators)         (client.map)              │   strip arrays
-                                                                          ▼
+    Stack ──plan_scan──▶ ScanPlan ──scan_stack──▶ local executor (threads) ─┐
+     (reader traits,     (units, median,          or Dask executor          ├─▶ FrameState /
+      bands, budget)      accumulators)           (client.map)              │   strip arrays
+                                                                            ▼
                    ScanResult ◀── detect.bands (rules on whole bands) ◀── BandStats
 
-* :mod:`.plan` decides everything (:func:`~.plan.make_plan`, pure); :mod:`.partition`
-  holds its arithmetic.
-* :mod:`.units`: frame units, strip units, median tiles -- read, then computed, and
-  merged by the accumulators' ``merge``.
-* :mod:`.local` (:func:`~badpix.stack.read_ahead`: the next unit read while one computes) and
-  :mod:`.dask` (``client.map`` over the same units) execute a plan; :mod:`.state`
-  makes a local run resumable (checkpoints are a property of execution).
-
-:func:`execute` is the one place that picks the executor (``run_scan`` and
-``badpix scan`` both end there).  A new executor is one module with a
-``run_<name>(stack, params, plan, ...)`` over the units; a new accumulator is a factory
-(:mod:`badpix.stats.base`) the plan names.
+:mod:`.plan` decides (pure; :mod:`.partition` holds its arithmetic), :mod:`.units` are
+the work, :mod:`.local` and :mod:`.dask` (+ :mod:`.tasks` on the workers) execute a plan,
+:mod:`.state` makes a local run resumable.  :func:`scan_stack` is the one place that
+picks the executor (``run_scan`` and ``badpix scan`` end there); docs/design.md says
+where a new executor or accumulator goes.
 """
 
 from __future__ import annotations
@@ -30,6 +23,7 @@ from pathlib import Path
 from typing import Any, Unpack
 
 from .._types import ProgressCallback, RuleKeywords, Source
+from ..detect.bands import PhaseCallback
 from ..detect.params import RuleParams
 from ..errors import ParameterError
 from ..io.memory import Dims
@@ -37,11 +31,11 @@ from ..layout import Layout
 from ..result import BandResult, ScanResult, band_dataset
 from ..stack import Stack, open_stack
 from ..stats.base import AccumulatorFactory
-from .local import scan_stack
+from .local import run_local
 from .plan import ScanPlan, make_plan
 
-__all__ = ["BandResult", "ScanPlan", "ScanResult", "band_dataset", "execute", "plan_scan",
-           "run_scan", "scan_stack"]
+__all__ = ["BandResult", "ScanPlan", "ScanResult", "band_dataset", "plan_scan", "run_scan",
+           "scan_stack"]
 
 
 def _stateful(out: Any, checkpoint_every: int | None, resume: bool, add: bool) -> bool:
@@ -54,9 +48,10 @@ def _stateful(out: Any, checkpoint_every: int | None, resume: bool, add: bool) -
 def plan_scan(stack: Stack, *, client: Any = None, threads: int | None = None,
               out: Any = None, checkpoint_every: int | None = None, resume: bool = False,
               add: bool = False, memory_limit: int | None = None, median: bool | None = None,
-              extra_accumulators: Sequence[AccumulatorFactory] | bool | None = None
-              ) -> ScanPlan:
-    """The :class:`ScanPlan` :func:`execute` would run (``threads``: a cluster's, without one).
+              extra_accumulators: Sequence[AccumulatorFactory] | bool | None = None,
+              block_frames: int | None = None, frames_per_task: int | None = None,
+              strips: bool | None = None) -> ScanPlan:
+    """The :class:`ScanPlan` :func:`scan_stack` would run (``threads``: a cluster's, without one).
 
     >>> import numpy as np, tempfile, pathlib
     >>> from badpix import open_stack
@@ -73,7 +68,6 @@ def plan_scan(stack: Stack, *, client: Any = None, threads: int | None = None,
                              "drop --workers/--scheduler")
     if client is not None:
         threads = max(1, sum(client.nthreads().values()))
-    block_frames = None
     if resume or add:  # the blocks and checkpoints the state recorded
         from ..io.scanstate import ScanState
 
@@ -81,37 +75,88 @@ def plan_scan(stack: Stack, *, client: Any = None, threads: int | None = None,
         block_frames, checkpoint_every = int(m["block_frames"]), int(m["checkpoint_every"])
     return make_plan(stack, memory_limit=memory_limit, executor="dask" if dask else "local",
                      threads=threads or 1, median=median, extras=extra_accumulators,
-                     block_frames=block_frames,
+                     block_frames=block_frames, frames_per_task=frames_per_task, strips=strips,
                      checkpoint_every=(checkpoint_every or 256) if stateful else None)
 
 
-def execute(stack: Stack, params: RuleParams | None = None, *, client: Any = None,
-            out: str | os.PathLike | None = None, checkpoint_every: int | None = None,
-            resume: bool = False, add: bool = False, memory_limit: int | None = None,
-            median: bool | None = None,
-            extra_accumulators: Sequence[AccumulatorFactory] | bool | None = None,
-            workdir: str | os.PathLike | None = None,
-            progress: Callable[[int], None] | None = None,
-            plan: ScanPlan | None = None,
-            on_checkpoint: Callable[[int], None] | None = None,
-            phase: Callable[[str, bool], None] | None = None) -> ScanResult:
-    """Scan ``stack``: the one place that chooses the engine.
+def scan_stack(stack: Stack, params: RuleParams | None = None, *, client: Any = None,
+               plan: ScanPlan | None = None, memory_limit: int | None = None,
+               median: bool | None = None,
+               extra_accumulators: Sequence[AccumulatorFactory] | bool | None = None,
+               block_frames: int | None = None, frames_per_task: int | None = None,
+               strips: bool | None = None, out: str | os.PathLike | None = None,
+               checkpoint_every: int | None = None, resume: bool = False, add: bool = False,
+               workdir: str | os.PathLike | None = None,
+               progress: Callable[[int], None] | None = None,
+               on_checkpoint: Callable[[int], None] | None = None,
+               phase: PhaseCallback | None = None, numba_threads: int = 1) -> ScanResult:
+    """Scan an opened ``stack`` and classify every band: the one place that picks the executor.
 
-    ``client``: the Dask executor, else the local one.  ``out`` with
-    ``checkpoint_every``/``resume``/``add``: the local executor keeps resumable state in
-    ``out/state/`` (:mod:`badpix.engine.state`; ``on_checkpoint`` is called with the
-    frames done after each checkpoint).  ``plan``: from :func:`plan_scan` (default:
-    made here).  ``phase``: the local executor's phase callback (see
-    :func:`~badpix.engine.local.scan_stack`).
+    Parameters
+    ----------
+    stack, params
+        From :func:`badpix.open_stack`; rule parameters (defaults documented in
+        :class:`~badpix.detect.params.RuleParams`).
+    client
+        A ``dask.distributed.Client``: the Dask executor (:mod:`.dask`) runs the units,
+        the stack's files readable by every worker under the same paths.  Else the
+        local executor (:mod:`.local`).
+    plan
+        From :func:`plan_scan` (default: made here from the arguments below).
+    memory_limit
+        Bytes of frames the scan may hold at once, over all units in flight (the local
+        median spills to a tile store beyond it).  Default: the median in memory up to a
+        quarter of the available memory; 256 MiB per unit on a cluster.
+    median, extra_accumulators
+        Collect the exact temporal median (``None``: all but photo series); further
+        per-band accumulators (:mod:`badpix.stats.base`; ``None``: persistence + onset
+        for photo series; ``True``/``False``; a list of factories, picklable for Dask).
+    block_frames, frames_per_task, strips
+        Frames per read block / per cluster frame unit (either given: frame units);
+        ``strips``: ``None`` where they fit, ``False`` never, ``True`` or an error.
+    out, checkpoint_every, resume, add, on_checkpoint
+        Resumable state in ``out/state/`` (:class:`~badpix.engine.state.Checkpoint`, local
+        executor): committed every ``checkpoint_every`` frames, ``resume`` skips the
+        units done, ``add`` merges new frames; ``on_checkpoint(frames_done)``.
+    workdir
+        Folder for the median's temporary store (on a cluster: storage every worker
+        sees; default ``/dev/shm`` when every worker is on this machine and it fits).
+    progress, phase
+        ``progress(n_frames)`` as frames are done; ``phase(name, done)`` around the
+        steps after reading (``"median"``, ``"statistics"``, ``"rules <band>"``).
+    numba_threads
+        numba threads per Dask thread (default 1: Dask provides the parallelism).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from badpix import open_stack
+    >>> frames = np.full((6, 4, 5), 100, np.uint16); frames[::2] += 3
+    >>> frames[:, 1, 2] = 7                               # a stuck pixel
+    >>> scan_stack(open_stack(frames)).counts()["ch0"]["stuck"]
+    1
     """
-    params = params or RuleParams()
+    from ..detect.photon import resolve_counting
+    from ..memory import check_scan_memory
+
+    params = resolve_counting(stack, params)  # counting="auto": decided once, here
+    options: dict[str, Any] = dict(
+        out=out, checkpoint_every=checkpoint_every, resume=resume, add=add,
+        memory_limit=memory_limit, median=median, extra_accumulators=extra_accumulators)
     if plan is None:
-        plan = plan_scan(stack, client=client, out=out, checkpoint_every=checkpoint_every,
-                         resume=resume, add=add, memory_limit=memory_limit, median=median,
-                         extra_accumulators=extra_accumulators)
+        plan = plan_scan(stack, client=client, block_frames=block_frames,
+                         frames_per_task=frames_per_task, strips=strips, **options)
+    check_scan_memory(stack, params, memory_limit)  # before the first allocation
     # a policy (True/False) is in the plan already; factories are passed on
     extras = (None if extra_accumulators is None or isinstance(extra_accumulators, bool)
               else list(extra_accumulators))
+    if plan.executor == "dask":
+        if client is None:
+            raise ParameterError("a plan for the Dask executor needs a client")
+        from .dask import run_dask
+
+        return run_dask(stack, params, plan, client, workdir=workdir, progress=progress,
+                        extra_accumulators=extras, numba_threads=numba_threads)
     checkpoint = None
     if _stateful(out, checkpoint_every, resume, add):  # checkpointing: a property of the run
         from .state import Checkpoint
@@ -119,15 +164,11 @@ def execute(stack: Stack, params: RuleParams | None = None, *, client: Any = Non
         assert out is not None  # _stateful raised otherwise
         checkpoint = Checkpoint(stack, plan, out, resume=resume, add=add,
                                 checkpoint_every=checkpoint_every)
-    elif client is not None:
-        from .dask import scan_stack_dask
-
-        return scan_stack_dask(stack, params, client, progress=progress, workdir=workdir,
-                               extra_accumulators=extras, plan=plan)
-    return scan_stack(stack, params, memory_limit=memory_limit, progress=progress,
-                      workdir=None if workdir is None else Path(workdir),
-                      extra_accumulators=extras, median=median, plan=plan,
-                      checkpoint=checkpoint, on_checkpoint=on_checkpoint, phase=phase)
+        stack, plan = checkpoint.stack, checkpoint.plan  # the state's layout and blocks
+    return run_local(stack, params, plan, memory_limit=memory_limit,
+                     workdir=None if workdir is None else Path(workdir), progress=progress,
+                     extra_accumulators=extras, checkpoint=checkpoint,
+                     on_checkpoint=on_checkpoint, phase=phase)
 
 
 def run_scan(
@@ -149,7 +190,7 @@ def run_scan(
     on_checkpoint: Callable[[int], None] | None = None,
     **rule_params: Unpack[RuleKeywords],
 ) -> ScanResult:
-    """Open ``source`` (unless it is a :class:`Stack` already) and scan it (:func:`execute`).
+    """Open ``source`` (unless it is a :class:`Stack` already) and scan it (:func:`scan_stack`).
 
     :func:`badpix.scan` returns ``run_scan(...).to_dataset()``; this returns the
     :class:`ScanResult` itself (per-band statistics, flags and scores as numpy
@@ -164,20 +205,8 @@ def run_scan(
         How to open ``source`` (ignored for a :class:`Stack`); see :func:`badpix.scan`.
     params, **rule_params
         Rule parameters: a :class:`RuleParams` and/or its fields as keywords.
-    memory_limit
-        Bytes of frames the scan holds at once, over all work units in flight
-        (the median spills to disk beyond it).
-    client
-        A ``dask.distributed.Client``: the Dask executor runs the same work units.
-    progress
-        ``advance(n_frames)``, called as frames are done.
-    out, checkpoint_every, resume, add, on_checkpoint
-        With ``out`` and ``checkpoint_every`` (or ``resume``/``add``) the local
-        executor keeps resumable state in ``out/state/``; ``on_checkpoint`` is
-        called with the frames done after each checkpoint.
-    median
-        Collect the exact temporal median (default: the plan decides; photo
-        series leave it out).
+    memory_limit, client, progress, out, checkpoint_every, resume, add, median, on_checkpoint
+        As for :func:`scan_stack`.
 
     Examples
     --------
@@ -196,6 +225,6 @@ def run_scan(
         from dataclasses import replace
 
         params = replace(params, **rule_params)
-    return execute(stack, params, client=client, out=out, checkpoint_every=checkpoint_every,
+    return scan_stack(stack, params, client=client, out=out, checkpoint_every=checkpoint_every,
                    resume=resume, add=add, memory_limit=memory_limit, median=median,
                    progress=progress, on_checkpoint=on_checkpoint)

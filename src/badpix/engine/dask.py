@@ -1,40 +1,24 @@
-"""The Dask executor: a plan's units (:mod:`.units`) as ``client.map`` tasks on a cluster.
+"""The Dask executor on the client: a plan's units as ``client.map`` tasks (:mod:`.tasks`).
 
-What is sent where
-------------------
-* The stack (picklable reader: paths and headers, no pixels or handles; the layout)
-  goes once, as one future replicated to every worker: 10 000 paths are not copied
-  into every task, and the scheduler does not pile every unit onto one worker.
-* **Strip units**: a task reads its band rows of every frame and computes their
-  moments and exact median; it returns them, or writes them into band-size ``.npy``
-  files in ``/dev/shm`` that the client maps (a cluster on this machine).
-* **Frame units**: a task reads its frames in blocks into a
-  :class:`~badpix.engine.units.FrameState` and writes each band's frames to the
-  unit's own store file (under a private name, renamed when complete: a re-run
-  after a lost worker leaves readers the complete old file, with the same bytes).
-  It returns the state; with the store in ``/dev/shm`` the moments live in files
-  there and only their names travel (:class:`SharedMoments`).
-* **Median tiles** are submitted the moment every frame unit has finished (waited
-  for without fetching anything: fetching kept a local scheduler from starting
-  them), while the client fetches and merges the states as they arrive.
-* The rules run on the client on whole bands (:mod:`badpix.detect.bands`).
-
-Integer moments are exact sums, so any cut and merge order give the local
-executor's bits; float moments use Chan's merge (~1e-13 relative); the median is
-exact.  Units are pure apart from (re)writing their own files, so the scheduler
-re-runs whatever a lost worker held.
+The stack (a picklable reader: paths and headers, no pixels) is replicated to every
+worker once.  Strip tasks return their statistics; frame tasks return their
+:class:`~badpix.engine.units.FrameState` and write their frames to store files that
+median tile tasks read, submitted the moment every frame unit has finished.  With
+every worker on this machine, results travel as files in ``/dev/shm`` (:mod:`.shm`).
+The rules run here, on whole bands.  Units are pure apart from (re)writing their own
+files, so the scheduler re-runs whatever a lost worker held; docs/guide/dask.md has
+the whole story.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,67 +26,18 @@ import numpy as np
 
 from ..detect.bands import classify_bands, classify_stats
 from ..detect.params import RuleParams
-from ..errors import OutputError, ParameterError
+from ..errors import OutputError
 from ..result import ScanResult
 from ..stack import Stack
 from ..stats.base import AccumulatorFactory
 from ..stats.store import plan_tiles
 from .partition import STRIP_OUTPUTS
-from .plan import ScanPlan, extra_factories, make_plan
+from .plan import ScanPlan, extra_factories
 from .shm import SHM_DIR, SharedMoments, default_store_dir, in_shm, npy_files
 from .tasks import frame_task, store_path, strip_task, tile_task
-from .units import FrameState, band_stats_from_strips, strip_dtypes
+from .units import FrameProgress, FrameState, StripResults, strip_dtypes
 
-__all__ = ["LOCAL_CLUSTER_CONFIG", "SHM_DIR", "dask_client", "default_store_dir",
-           "scan_stack_dask"]
-
-#: Dask settings of the local cluster :func:`dask_client` starts.  Measured here (2-core
-#: VM, 2 workers idle for 10 s): Dask's own polling took 1.37 CPU-seconds with the
-#: defaults and 0.37 with these -- CPU that comes out of the workers' tasks.
-LOCAL_CLUSTER_CONFIG: dict[str, Any] = {
-    "distributed.worker.profile.enabled": False,  # the dashboard's profile page
-    "distributed.admin.tick.interval": "1s",  # blocked-event-loop warnings, default 20 ms
-    "distributed.admin.system-monitor.interval": "2s",  # dashboard CPU/net plots, 500 ms
-}
-
-
-@contextlib.contextmanager
-def dask_client(workers: int | None = None, scheduler: str | None = None,
-                threads_per_worker: int = 1, memory_limit: str | int = "auto") -> Iterator[Any]:
-    """A ``Client`` to ``scheduler`` (``tcp://host:port``) or to a new local cluster of processes.
-
-    The local cluster listens on loopback only (dashboard on a free loopback port) and
-    runs with :data:`LOCAL_CLUSTER_CONFIG`.
-
-    >>> with dask_client(workers=2) as client:              # doctest: +SKIP
-    ...     print(len(client.nthreads()))
-    2
-    """
-    from distributed import Client, LocalCluster
-
-    if (workers is None) == (scheduler is None):
-        raise ParameterError("give either --workers N or --scheduler ADDRESS")
-    if scheduler is not None:
-        try:
-            client = Client(scheduler, timeout="30s")
-        except OSError as exc:
-            raise ParameterError(f"--scheduler: cannot connect to {scheduler} ({exc})") from None
-        with client:
-            yield client
-        return
-    if workers < 1:
-        raise ParameterError("--workers must be at least 1")
-    import dask
-
-    # the nannies hand the configuration of their creation to the worker processes
-    with dask.config.set(LOCAL_CLUSTER_CONFIG), LocalCluster(
-            n_workers=workers, threads_per_worker=threads_per_worker, processes=True,
-            host="127.0.0.1", dashboard_address="127.0.0.1:0", memory_limit=memory_limit,
-            silence_logs=40) as cluster, Client(cluster) as client:
-        yield client
-
-
-# -- on the client -------------------------------------------------------------------------
+__all__ = ["SHM_DIR", "default_store_dir", "run_dask", "wait_finished"]
 
 def _workdir(client: Any, where: Any, token: str) -> Path:
     try:
@@ -146,7 +81,8 @@ def run_dask(stack: Stack, params: RuleParams, plan: ScanPlan, client: Any, *,
              progress: Callable[[int], None] | None = None,
              extra_accumulators: list[AccumulatorFactory] | None = None,
              numba_threads: int = 1) -> ScanResult:
-    """Run ``plan`` (made for the ``"dask"`` executor) on ``client``: see :func:`scan_stack_dask`."""
+    """Run ``plan`` (made for the ``"dask"`` executor) on ``client``: see
+    :func:`badpix.engine.scan_stack`."""
     from distributed import as_completed
 
     t0 = time.perf_counter()
@@ -168,24 +104,19 @@ def run_dask(stack: Stack, params: RuleParams, plan: ScanPlan, client: Any, *,
     futures: list[Any] = []
 
     def track(futs: list[Any], weight: dict[str, int]) -> Callable[[Any], None]:
-        # progress in frames (a unit's share of the work), and the "stream" timing; as
-        # units finish (callbacks) and, at the latest, when the client collects them
+        # progress as units finish (callbacks) and, at the latest, as the client collects
+        # them; a unit re-run after a lost worker counts once
         counted: set[str] = set()
-        lock = threading.Lock()
-        total, seen = sum(weight.values()), {"w": 0, "frames": 0}
+        frames = FrameProgress(progress, n, sum(weight.values()))
 
         def done(fut: Any) -> None:
-            with lock:
+            with frames.lock:
                 if fut.key in counted or fut.status != "finished":
                     return
                 counted.add(fut.key)
-                seen["w"] += weight[fut.key]
-                now = n * seen["w"] // max(1, total)
-                if progress is not None and now > seen["frames"]:
-                    progress(now - seen["frames"])
-                seen["frames"] = now
                 if len(counted) == len(futs):
                     timings["stream"] = time.perf_counter() - t0
+            frames.advance(weight[fut.key])
         for f in futs:
             f.add_done_callback(done)
         return done
@@ -203,26 +134,22 @@ def run_dask(stack: Stack, params: RuleParams, plan: ScanPlan, client: Any, *,
             futures += futs
             unit_of = {f.key: u for f, u in zip(futs, work, strict=True)}
             count = track(futs, {k: (r1 - r0) * b.shape[1] for k, (b, (r0, r1)) in unit_of.items()})
-            arrays = {b.name: {k: np.empty(b.shape, dt) for k, dt in strip_dtypes(dtype).items()}
-                      for b in bands} if files is None else {}
-            n_frames: dict[str, int] = {}
+            # results in RAM files: the tasks wrote the arrays, only n_frames comes back
+            results = StripResults(stack, None if files is None else {b.name: {} for b in bands})
             for fut, res in as_completed(futs, loop=client.loop, with_results=True):
-                b, (r0, r1) = unit_of[fut.key]
                 count(fut)
                 fut.release()
-                n_frames[b.name] = res.pop("n_frames")
-                for k, value in res.items():
-                    arrays[b.name][k][r0:r1] = value
+                results.add(*unit_of[fut.key], res)
             timings.setdefault("stream", time.perf_counter() - t0)
-            if files is not None:
-                arrays = {name: {k: _mapped(p) for k, p in fs.items()} for name, fs in files.items()}
+            if files is not None:  # mapped once every task has written
+                results.arrays = {name: {k: _mapped(p) for k, p in fs.items()}
+                                  for name, fs in files.items()}
             t_rules = time.perf_counter()
-            stats = {b.name: band_stats_from_strips(b, n_frames[b.name], dtype, arrays.pop(b.name))
-                     for b in bands}
-            results = classify_stats(stack, stats, params)
+            stats = results.band_stats()
+            bands_ = classify_stats(stack, stats, params)
             timings["rules"] = time.perf_counter() - t_rules
             timings["total"] = time.perf_counter() - t0
-            return ScanResult.from_stack(stack, params, results, timings, plan)
+            return ScanResult.from_stack(stack, params, bands_, timings, plan)
 
         # -- frame units: states + store; the client merges states as they arrive
         ranges = list(plan.frame_ranges)
@@ -300,61 +227,3 @@ def run_dask(stack: Stack, params: RuleParams, plan: ScanPlan, client: Any, *,
             shutil.rmtree(tmp, ignore_errors=True)
     timings["total"] = time.perf_counter() - t0
     return ScanResult.from_stack(stack, params, results, timings, plan)
-
-
-def scan_stack_dask(stack: Stack, params: RuleParams | None = None, client: Any = None, *,
-                    memory_limit: int | None = None,
-                    progress: Callable[[int], None] | None = None,
-                    frames_per_task: int | None = None,
-                    workdir: str | os.PathLike | None = None,
-                    extra_accumulators: list[AccumulatorFactory] | None = None,
-                    numba_threads: int = 1, median: bool | None = None,
-                    strips: bool | None = None, plan: ScanPlan | None = None) -> ScanResult:
-    """Scan ``stack`` on a Dask cluster; the result of :func:`badpix.engine.scan_stack`.
-
-    Parameters
-    ----------
-    stack
-        From :func:`badpix.open_stack`; its files readable by every worker under the
-        same paths.
-    client
-        A ``dask.distributed.Client``.
-    memory_limit
-        Bytes of frames all units in flight may hold (divided by the cluster's thread
-        count per unit); default 256 MiB per unit.
-    progress
-        Called with the frames of every finished unit.
-    frames_per_task
-        Frames per frame unit (default: about four units per Dask thread).
-    workdir
-        Folder for the temporary median store, **on storage every worker sees**
-        (the bands' pixels of every frame).  Default: ``/dev/shm`` when every worker
-        runs on this machine and the store fits in a quarter of the available memory
-        (:func:`default_store_dir`), else the system temporary folder.
-    extra_accumulators, median
-        As for :func:`~badpix.engine.scan_stack` (factories must be picklable).
-    numba_threads
-        numba threads per Dask thread (default 1: Dask provides the parallelism).
-    strips
-        ``None``: strip units where the plan finds them; ``False``: frame units;
-        ``True``: strips or :class:`~badpix.errors.ParameterError`.
-    plan
-        A :class:`~badpix.engine.plan.ScanPlan` made for the ``"dask"`` executor.
-
-    Examples
-    --------
-    >>> with dask_client(workers=2) as client:                      # doctest: +SKIP
-    ...     r = scan_stack_dask(open_stack("frames/"), client=client)
-    """
-    from ..detect.photon import resolve_counting
-
-    if client is None:
-        raise ParameterError("the Dask engine needs a dask.distributed Client")
-    params = resolve_counting(stack, params)  # counting="auto": decided once, here
-    if plan is None:
-        plan = make_plan(stack, memory_limit=memory_limit, executor="dask",
-                         threads=max(1, sum(client.nthreads().values())), median=median,
-                         extras=extra_accumulators, frames_per_task=frames_per_task,
-                         strips=strips)
-    return run_dask(stack, params, plan, client, workdir=workdir, progress=progress,
-                    extra_accumulators=extra_accumulators, numba_threads=numba_threads)

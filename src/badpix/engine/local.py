@@ -1,13 +1,10 @@
 """The local executor: a plan's units in this process, the next one read while one computes.
 
-The mechanism is :func:`~badpix.stack.read_ahead`, the one the stream of blocks uses: a
-reader thread reads unit ``i + 1`` into the second of two reused buffers while unit
-``i`` is computed (numba kernels release the GIL; photos decode one file per thread).  Strip units fill band-size result
-arrays row by row; frame units (one read block each) feed one running
-:class:`~badpix.engine.units.FrameState` in frame order -- the same updates, in the
-same order, as one stream, so a cut into units changes no bit -- whose median sinks
-keep every frame (:class:`~badpix.stats.median.MedianCollector`: in memory, or
-spilled to a tile store; a checkpoint's frame stores).
+:func:`~badpix.stack.read_ahead` (the mechanism ``Stack.iter_blocks`` uses) reads unit
+``i + 1`` into the second of two reused buffers while unit ``i`` is computed (numba
+kernels release the GIL; photos decode one file per thread).  Frame units feed one
+running :class:`~badpix.engine.units.FrameState` in frame order -- the updates of one
+stream, so a cut into units changes no bit.
 """
 
 from __future__ import annotations
@@ -23,57 +20,41 @@ import numpy as np
 from .._types import ProgressCallback
 from ..detect.bands import PhaseCallback, classify_bands, classify_stats
 from ..detect.params import RuleParams
-from ..memory import check_allocation, check_scan_memory
+from ..memory import check_allocation
 from ..result import ScanResult
 from ..stack import Stack, read_ahead
 from ..stats.base import AccumulatorFactory
 from ..stats.median import MedianCollector
-from .plan import ScanPlan, extra_factories, make_plan
+from .plan import ScanPlan, extra_factories
 from .state import Checkpoint
 from .units import (
+    FrameProgress,
     FrameState,
-    band_stats_from_strips,
+    StripResults,
     read_strip,
     strip_buffer_shape,
-    strip_dtypes,
     strip_statistics,
 )
 
-__all__ = ["run_local", "scan_stack"]
+__all__ = ["run_local"]
 
 
-def _strips(stack: Stack, plan: ScanPlan, progress: ProgressCallback | None,
-            timings: dict[str, float]) -> dict[str, Any]:
-    dtype = np.dtype(stack.dtype)
-    plans = plan.strip_plans()
-    work = [(b, s) for b in stack.bands for s in plans[b.name]]
+def _strips(stack: Stack, plan: ScanPlan, progress: ProgressCallback | None
+            ) -> dict[str, Any]:
+    work = [(b, s) for b in stack.bands for s in plan.strip_plans()[b.name]]
     size = max(int(np.prod(strip_buffer_shape(stack, b, s))) for b, s in work)
-    check_allocation(2 * size * dtype.itemsize, "two strips of frames",
+    check_allocation(2 * size * stack.dtype.itemsize, "two strips of frames",
                      stack.reader.paths[0] if stack.reader.paths else None)
-    bufs = [np.empty(size, dtype), np.empty(size, dtype)]
-    arrays = {b.name: {k: np.empty(b.shape, dt) for k, dt in strip_dtypes(dtype).items()}
-              for b in stack.bands}
-    n_frames: dict[str, int] = {}
-    total_px = sum(int(np.prod(b.shape)) for b in stack.bands)
-    done = {"px": 0, "frames": 0}
-
-    def compute(unit: tuple[Any, tuple[int, int]], view: np.ndarray) -> None:
-        b, (r0, r1) = unit
-        res = strip_statistics(view, {k: a[r0:r1] for k, a in arrays[b.name].items()})
-        n_frames[b.name] = int(res["n_frames"])
-        done["px"] += (r1 - r0) * b.shape[1]
-        now = stack.n_frames * done["px"] // total_px  # progress in frames
-        if progress is not None and now > done["frames"]:
-            progress(now - done["frames"])
-        done["frames"] = now
-
-    t0 = time.perf_counter()
-    for unit, view in read_ahead(work, lambda u, buf: read_strip(stack.reader, *u, buf), bufs):
-        compute(unit, view)
-    del bufs
-    timings["stream"] = time.perf_counter() - t0
-    return {b.name: band_stats_from_strips(b, n_frames[b.name], dtype, arrays.pop(b.name))
-            for b in stack.bands}
+    bufs = [np.empty(size, stack.dtype), np.empty(size, stack.dtype)]
+    results = StripResults(stack)
+    done = FrameProgress(progress, stack.n_frames, sum(b.shape[0] * b.shape[1] for b in stack.bands))
+    for (band, strip), view in read_ahead(
+            work, lambda u, buf: read_strip(stack.reader, *u, buf), bufs):
+        res = strip_statistics(view, results.rows(band, strip))  # computed in place
+        results.add(band, strip, {"n_frames": res["n_frames"]})
+        done.advance((strip[1] - strip[0]) * band.shape[1])
+    del bufs  # before the band statistics allocate
+    return results.band_stats()
 
 
 def _sinks(stack: Stack, plan: ScanPlan, memory_limit: int | None, workdir: Path | None
@@ -96,11 +77,13 @@ def run_local(stack: Stack, params: RuleParams, plan: ScanPlan, *,
               checkpoint: Checkpoint | None = None,
               on_checkpoint: Callable[[int], None] | None = None,
               phase: PhaseCallback | None = None) -> ScanResult:
-    """Run ``plan`` (made for the local executor) on ``stack``: see :func:`scan_stack`."""
+    """Run ``plan`` (made for the local executor) on ``stack``: see
+    :func:`badpix.engine.scan_stack`."""
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     if plan.unit == "strips":
-        stats = _strips(stack, plan, progress, timings)
+        stats = _strips(stack, plan, progress)
+        timings["stream"] = time.perf_counter() - t0
         t_rules = time.perf_counter()
         bands = classify_stats(stack, stats, params, phase=phase)
         timings["rules"] = time.perf_counter() - t_rules
@@ -178,73 +161,3 @@ def run_local(stack: Stack, params: RuleParams, plan: ScanPlan, *,
     timings["total"] = time.perf_counter() - t0
     result = ScanResult.from_stack(stack, params, bands, timings, plan)
     return result if checkpoint is None else checkpoint.describe(result)
-
-
-def scan_stack(
-    stack: Stack,
-    params: RuleParams | None = None,
-    *,
-    memory_limit: int | None = None,
-    block_frames: int | None = None,
-    workdir: str | Path | None = None,
-    progress: ProgressCallback | None = None,
-    extra_accumulators: list[AccumulatorFactory] | None = None,
-    median: bool | None = None,
-    plan: ScanPlan | None = None,
-    checkpoint: Checkpoint | None = None,
-    on_checkpoint: Callable[[int], None] | None = None,
-    phase: PhaseCallback | None = None,
-) -> ScanResult:
-    """Scan ``stack`` on the local executor and classify every band.
-
-    Parameters
-    ----------
-    stack
-        From :func:`badpix.open_stack`.
-    params
-        Rule parameters (defaults documented in :class:`~badpix.detect.params.RuleParams`).
-    memory_limit
-        Bytes of frames the scan may hold at once (the exact median beyond it spills to
-        a tile store in ``workdir``; strips hold two strips of at most half of it).
-        Default: the median in memory up to a quarter of the available memory.
-    block_frames
-        Frames per unit (default :func:`~badpix.engine.plan.stack_block_frames`);
-        given, the frames are always streamed (no strips).
-    progress
-        Called with the number of frames done after every unit.
-    extra_accumulators
-        Factories of further per-band accumulators (:mod:`badpix.stats.base`); their
-        finalized arrays land in ``BandStats.extra``.  ``None``: persistence + onset
-        for photo series, nothing otherwise; ``[]``: none.
-    median
-        Collect the exact temporal median (and run OUTLIER); ``None``: all but photos.
-    plan
-        A :class:`~badpix.engine.plan.ScanPlan` for the local executor (default:
-        :func:`~badpix.engine.plan.make_plan` of the arguments above).
-    checkpoint
-        Keep resumable state (:class:`~badpix.engine.state.Checkpoint`): units it
-        records as done are skipped and their merged states restored; a checkpoint is
-        committed every ``checkpoint_every`` frames.  ``on_checkpoint``: called with
-        the frames done.
-    phase
-        ``phase(name, False)`` when a step after reading starts (``"median"``,
-        ``"statistics"``, ``"rules <band>"``), ``phase(name, True)`` when it ends.
-
-    Examples
-    --------
-    >>> from badpix import open_stack                        # doctest: +SKIP
-    >>> scan_stack(open_stack("frames/")).counts()          # doctest: +SKIP
-    {'ch0': {'stuck': 3, 'outlier': 5, ...}}
-    """
-    from ..detect.photon import resolve_counting
-
-    params = resolve_counting(stack, params)  # counting="auto": decided once, here
-    if checkpoint is not None:  # the state's stack (layout of the scan) and recorded blocks
-        stack, plan = checkpoint.stack, checkpoint.plan
-    check_scan_memory(stack, params, memory_limit)  # before the first allocation
-    if plan is None:
-        plan = make_plan(stack, memory_limit=memory_limit, median=median,
-                         extras=extra_accumulators, block_frames=block_frames)
-    return run_local(stack, params, plan, memory_limit=memory_limit, workdir=workdir,
-                     progress=progress, extra_accumulators=extra_accumulators,
-                     checkpoint=checkpoint, on_checkpoint=on_checkpoint, phase=phase)

@@ -12,16 +12,14 @@ from ..stack import Stack
 __all__ = ["chunk_ranges", "choose_block_frames", "default_frames_per_task", "plan_strips",
            "stack_block_frames", "tiles_frame"]
 
-#: aim for blocks of about this many bytes: big enough to amortise kernel
-#: launches, small enough to stay in cache-friendly territory and bounded memory
+#: aim for blocks of about this many bytes: enough to amortise kernel launches, few
+#: enough to stay in cache-friendly territory
 TARGET_BLOCK_BYTES = 64 * 2**20
-#: bytes of frames per strip in the local executor when no limit is given (two are in
-#: memory: one is read while the other is computed), as much as a Dask unit's default
-LOCAL_STRIP_BYTES = 256 * 2**20
-#: bytes of frames one Dask unit (strip or median tile) holds when no limit is given
-DEFAULT_TASK_MEMORY = 256 * 2**20
+#: bytes of frames one unit (strip, median tile) holds when no limit is given; the local
+#: executor holds two strips (one read while the other is computed)
+UNIT_BYTES = 256 * 2**20
 #: bytes of frames a checkpointed scan's final median holds at once when no limit is given
-DEFAULT_CHECKPOINT_MEDIAN_MEMORY = 512 * 2**20
+CHECKPOINT_MEDIAN_BYTES = 512 * 2**20
 #: at most this many bytes of frames per Dask frame unit (bounded retry cost after a lost
 #: worker)
 MAX_TASK_BYTES = 2 * 2**30

@@ -1,21 +1,13 @@
 """The scan plan: every decision about *how* a scan runs, made once, by one pure function.
 
-:func:`make_plan` looks at the stack (the traits its reader declares, frame shape and
-dtype, bands), the memory budget and the executor's thread count and decides the
-**work units** (row strips over every frame where the reader reads rows alone and the
-exact median is wanted: moments and median come from one fused pass; frame ranges
-otherwise), where the **median**'s frames go (inside the strips; in memory or spilled
-by the local executor; a store that median tiles read on a cluster; the checkpoint's
-state folder), which **accumulators** run (moments; persistence + onset for photo
-series, :attr:`Reader.is_photo_series`) and how many **frames per unit**.  The
-executors only carry the plan out; ``badpix scan --plan`` prints it and
-``summary.json`` records it.
+:func:`make_plan` reads the stack (reader traits, frame shape and dtype, bands), the
+memory budget and the executor's threads, and decides the work units (row strips
+over every frame where the reader reads rows alone and the exact median is wanted;
+frame ranges otherwise), where the median's frames go, which accumulators run and
+how many frames per unit.  ``memory_limit`` means one thing everywhere: the bytes of
+frames the whole scan may hold at once, over all units in flight; results never
+depend on it.  ``badpix scan --plan`` prints the plan, ``summary.json`` records it.
 
-``memory_limit`` means one thing everywhere: the bytes of frames the whole scan may
-hold at once, over all the units in flight.  Results never depend on it.
-
-Example
--------
 >>> import numpy as np, tempfile, pathlib
 >>> from badpix import open_stack
 >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -43,11 +35,10 @@ from ..stack import Stack
 from ..stats.base import AccumulatorFactory
 from ..stats.store import plan_tiles
 from .partition import (
-    DEFAULT_CHECKPOINT_MEDIAN_MEMORY,
-    DEFAULT_TASK_MEMORY,
-    LOCAL_STRIP_BYTES,
+    CHECKPOINT_MEDIAN_BYTES,
     STRIP_MIN_ROWS,
     STRIP_OUTPUTS,
+    UNIT_BYTES,
     choose_block_frames,
     chunk_ranges,
     default_frames_per_task,
@@ -72,35 +63,24 @@ class ScanPlan:
 
     Attributes
     ----------
-    executor
-        ``"local"`` (threads in this process) or ``"dask"`` (a cluster).
+    executor, threads
+        ``"local"`` (threads in this process) or ``"dask"``; units computed at once.
     photo
         The reader declared a photo series (:attr:`Reader.is_photo_series`).
-    unit
-        ``"strips"`` (band rows over every frame) or ``"frames"`` (frame ranges).
-    strips
-        ``((band, ((r0, r1), ...)), ...)`` for strip units, else ``()``.
-    frame_ranges
-        ``((start, stop), ...)`` of the frame units, else ``()``.
-    block_frames
-        Frames per read block within a frame unit (0 for strips).
+    unit, strips, frame_ranges, block_frames
+        ``"strips"``: ``strips`` is ``((band, ((r0, r1), ...)), ...)`` of band rows over
+        every frame; ``"frames"``: ``frame_ranges`` ``((start, stop), ...)`` read in
+        blocks of ``block_frames``.
     median
-        ``"none"``, ``"strips"`` (each strip computes it), ``"memory"`` / ``"spill"``
-        (the local pass keeps every frame in memory / on disk), ``"store"`` (frame
-        units write frame files that median tile units read) or ``"state"`` (the
-        checkpoint's frame store in ``OUT/state/``).
+        ``"none"``; ``"strips"`` (each strip computes it); ``"memory"`` / ``"spill"``
+        (the local pass keeps every frame in memory / on disk); ``"store"`` (frame units
+        write files that median tile units read); ``"state"`` (the checkpoint's store).
     accumulators
-        ``"moments"`` plus the extra accumulators' names (``"onset"``: persistence and
-        onset of photo series).
+        ``"moments"`` plus the extras' names (``"onset"``: persistence and onset).
     moments_over_frames
-        The bands tile every frame: the moments run once over whole frames and each
-        band's are a view (:func:`tiles_frame`).
-    unit_memory
-        Bytes of frames one unit (strip, median tile) may hold.
-    memory_limit
-        The budget the plan was made with (``None``: the defaults).
-    threads
-        Units computed at once.
+        The bands tile every frame: moments run over whole frames, bands are views.
+    unit_memory, memory_limit
+        Bytes of frames one unit (strip, median tile) may hold; the budget given.
     checkpoint_every
         Frames between checkpoints (``None``: not checkpointed).
     """
@@ -276,12 +256,11 @@ def make_plan(
         return ScanPlan(unit="frames", strips=(), block_frames=block,
                         frame_ranges=tuple(chunk_ranges(n, block)),
                         median="state" if with_median else "none", moments_over_frames=False,
-                        unit_memory=int(memory_limit or DEFAULT_CHECKPOINT_MEDIAN_MEMORY),
+                        unit_memory=int(memory_limit or CHECKPOINT_MEDIAN_BYTES),
                         checkpoint_every=every, **common)
 
     if executor == "local":
-        budget = LOCAL_STRIP_BYTES if memory_limit is None else min(LOCAL_STRIP_BYTES,
-                                                                     int(memory_limit) // 2)
+        budget = UNIT_BYTES if memory_limit is None else min(UNIT_BYTES, int(memory_limit) // 2)
         # floats stream: their moments in a strip's fused kernel gain nothing here
         if strips is not False and block_frames is None and no_extras and with_median \
                 and dtype.kind in "iu":
@@ -290,24 +269,19 @@ def make_plan(
                 return _strip_plan(plans, budget, **common)
         block = block_frames or stack_block_frames(stack)
         median_where = "none"
-        if with_median:
-            if memory_limit is None:
-                if available is None:
-                    from ..memory import available_memory
+        if with_median:  # in memory up to the limit, or a quarter of the available memory
+            if memory_limit is None and available is None:
+                from ..memory import available_memory
 
-                    available = available_memory()
-                memory_limit_ = int(0.25 * available)
-            else:
-                memory_limit_ = int(memory_limit)
-            median_where = "spill" if n * band_pixels * dtype.itemsize > memory_limit_ \
-                else "memory"
+                available = available_memory()
+            cap = int(memory_limit) if memory_limit is not None else int(0.25 * available)
+            median_where = "spill" if n * band_pixels * dtype.itemsize > cap else "memory"
         return ScanPlan(unit="frames", strips=(), frame_ranges=tuple(chunk_ranges(n, block)),
                         block_frames=block, median=median_where,
                         moments_over_frames=tiles_frame(stack), unit_memory=budget, **common)
 
     # dask
-    per_task = DEFAULT_TASK_MEMORY if memory_limit is None else max(1, int(memory_limit)
-                                                                     // threads)
+    per_task = UNIT_BYTES if memory_limit is None else max(1, int(memory_limit) // threads)
     if strips or (strips is None and frames_per_task is None and no_extras and with_median):
         plans = plan_strips(stack, per_task, threads)
         if plans is None and strips:

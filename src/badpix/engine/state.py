@@ -1,20 +1,15 @@
 """Checkpointing, a property of the local executor: ``--checkpoint-every``, ``--resume``, ``--add``.
 
-A checkpointed scan runs the plan's frame units (one read block each) in order,
-appends each unit's frames to the state's frame stores (so the final median needs
-no second pass over the inputs: **disk cost** the bands' pixels of every frame) and
-commits the merged accumulator states every ``checkpoint_every`` frames (rounded up
-to whole blocks) in ``OUT/state/`` (:mod:`badpix.io.scanstate`).  ``resume``
-verifies the input fingerprint, cuts the stores back to the checkpoint and goes on
-from the first unit not committed: the resumed scan sees the same blocks as an
-uninterrupted one, so its outputs are identical bit for bit, float data included.
+The frame units (one read block each) run in order; their frames go to the state's
+frame stores (the final median needs no second pass over the inputs) and the merged
+accumulator states are committed every ``checkpoint_every`` frames in ``OUT/state/``
+(:mod:`badpix.io.scanstate`).  A resume checks the input fingerprint, cuts the stores
+back to the checkpoint and sees the same blocks as an uninterrupted run: identical
+outputs, bit for bit.
 
-Example
--------
 >>> from badpix.engine import run_scan                              # doctest: +SKIP
 >>> r = run_scan("frames/", out="scan/", checkpoint_every=100)     # doctest: +SKIP
->>> # killed?  the same call with resume=True continues from the last checkpoint
->>> r = run_scan("more/", out="scan/", add=True)                   # doctest: +SKIP
+>>> r = run_scan("frames/", out="scan/", resume=True)             # doctest: +SKIP
 """
 
 from __future__ import annotations

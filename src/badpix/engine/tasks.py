@@ -24,9 +24,9 @@ import numpy as np
 from ..detect.params import RuleParams
 from ..stack import Stack
 from ..stats.base import AccumulatorFactory
-from ..stats.store import FrameStore, StoreMedian
+from ..stats.store import FrameStore, StoreMedian, tile_median
 from .shm import SharedMoments, file_allocator
-from .units import FrameState, read_strip, strip_buffer_shape, strip_statistics, tile_median
+from .units import FrameState, read_strip, strip_buffer_shape, strip_statistics
 
 __all__ = ["frame_task", "store_path", "strip_task", "tile_task"]
 
@@ -142,7 +142,7 @@ def strip_task(unit: tuple[Any, tuple[int, int]], *, stack: Stack, numba_threads
 def tile_task(unit: tuple[str, tuple[int, int, int, int]], *, paths: dict[str, list[str]],
               shapes: dict[str, tuple[int, int]], dtype: str, numba_threads: int,
               out_files: dict[str, str] | None) -> np.ndarray | None:
-    """A median tile on a worker (:func:`~badpix.engine.units.tile_median`); written into
+    """A median tile on a worker (:func:`~badpix.stats.store.tile_median`); written into
     ``out_files`` (band-size float64 ``.npy`` in RAM) and None returned, when given."""
     _task(numba_threads)
     band, (r0, r1, c0, c1) = unit

@@ -1,27 +1,14 @@
-"""Work units: the one contract both executors run.
+"""Work units: the one contract both executors run (docs/design.md draws them).
 
-A scan's plan (:mod:`.plan`) cuts the stack into units of three kinds; each is *read*
-(I/O and decoding) and then *computed*, so the local executor can read the next unit
-while the current one computes, and a Dask task simply does both:
+Each unit is *read* (I/O, decoding) and then *computed*, so the local executor reads
+the next unit while one computes and a Dask task does both.  **Frame units** feed
+frames ``[start, stop)`` to a :class:`FrameState`, mergeable with the accumulators' own
+``merge`` (integer sums: any cut, order and worker count give the same bits).
+**Strip units** read band rows over every frame (:func:`read_strip`, where the reader
+reads rows alone) and get moments and exact median from one fused pass
+(:func:`strip_statistics`) into :class:`StripResults`.  (Median tiles over the frame
+units' stores are :func:`badpix.stats.store.tile_median`.)
 
-* **frame units** -- frames ``[start, stop)`` of every band, read in blocks
-  (:meth:`Stack.read_into <badpix.stack.Stack.read_into>`) and fed to a :class:`FrameState`: per band the moments
-  (:class:`~badpix.stats.moments.MomentAccumulator`), the extra accumulators and
-  a median sink that keeps the frames for the exact median (in memory, spilled, or
-  a store file);
-* **strip units** -- band rows over *every* frame (:func:`read_strip`), where the
-  reader reads rows alone (:attr:`Reader.reads_rows`): moments and exact median
-  come from one fused pass (:func:`strip_statistics`), nothing is stored or merged;
-* **median tiles** -- one tile of every stored frame (:func:`tile_median`), on a
-  cluster, after the frame units wrote their frames to store files.
-
-Partial states merge with the accumulators' own ``merge`` (:meth:`FrameState.merge`):
-integer sums are exact, so any cut into units, any order and any worker count give
-the same bits; float moments use Chan's merge.  Rules and writers only ever see
-the finalized :class:`~badpix.stats.bandstats.BandStats`.
-
-Example
--------
 >>> import numpy as np, tempfile, pathlib
 >>> from badpix import open_stack
 >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -38,7 +25,7 @@ Example
 from __future__ import annotations
 
 import dataclasses
-import os
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -50,13 +37,12 @@ from ..layout import Band
 from ..stack import Stack
 from ..stats.bandstats import BandStats
 from ..stats.base import Accumulator, AccumulatorFactory
-from ..stats.median import moments_and_median, temporal_median
+from ..stats.median import moments_and_median
 from ..stats.moments import MomentAccumulator
-from ..stats.store import FrameStore
 from .partition import STRIP_OUTPUTS
 
-__all__ = ["FrameState", "band_stats_from_strips", "read_strip",
-           "strip_buffer_shape", "strip_dtypes", "strip_statistics", "tile_median"]
+__all__ = ["FrameProgress", "FrameState", "StripResults", "read_strip", "strip_buffer_shape",
+           "strip_dtypes", "strip_statistics"]
 
 
 # -- frame units ---------------------------------------------------------------------------
@@ -183,42 +169,50 @@ def strip_statistics(view: np.ndarray, outs: dict[str, np.ndarray] | None = None
     return result
 
 
-def band_stats_from_strips(band: Band, n_frames: int, dtype: np.dtype,
-                           arrays: dict[str, np.ndarray]) -> BandStats:
-    """A band's :class:`BandStats` from its strips' results assembled into band-size arrays."""
-    moments = {k: v for k, v in arrays.items() if k != "median"}
-    moments.setdefault("count", np.broadcast_to(np.int64(n_frames), band.shape))
-    return BandStats.from_moments(band.name, n_frames, dtype, moments, arrays["median"])
+class StripResults:
+    """Band-size arrays of every band's statistics that strip units fill, rows by rows."""
+
+    def __init__(self, stack: Stack, arrays: dict[str, dict[str, np.ndarray]] | None = None):
+        self.bands, self.dtype = tuple(stack.bands), np.dtype(stack.dtype)
+        self.arrays = arrays or {b.name: {k: np.empty(b.shape, dt) for k, dt in
+                                          strip_dtypes(self.dtype).items()} for b in self.bands}
+        self.n_frames: dict[str, int] = {}
+
+    def rows(self, band: Band, strip: tuple[int, int]) -> dict[str, np.ndarray]:
+        """The rows of ``strip`` of each array: where :func:`strip_statistics` may write."""
+        return {k: a[strip[0]:strip[1]] for k, a in self.arrays[band.name].items()}
+
+    def add(self, band: Band, strip: tuple[int, int], result: dict[str, Any]) -> None:
+        """A strip's result: ``n_frames`` and the arrays not written in place already."""
+        self.n_frames[band.name] = int(result["n_frames"])
+        for k, rows in self.rows(band, strip).items():
+            if k in result:
+                rows[...] = result[k]
+
+    def band_stats(self) -> dict[str, BandStats]:
+        """Each band's :class:`BandStats` (the arrays are handed over, not copied)."""
+        stats = {}
+        for b in self.bands:
+            arrays = self.arrays.pop(b.name)
+            moments = {k: v for k, v in arrays.items() if k != "median"}
+            moments.setdefault("count", np.broadcast_to(np.int64(self.n_frames[b.name]), b.shape))
+            stats[b.name] = BandStats.from_moments(b.name, self.n_frames[b.name], self.dtype,
+                                                   moments, arrays["median"])
+        return stats
 
 
-# -- median tiles --------------------------------------------------------------------------
+class FrameProgress:
+    """``progress(frames)`` from units' shares of ``total`` (strip pixels, frames); thread-safe."""
 
-def tile_median(paths: Sequence[str], shape: tuple[int, int], dtype: np.dtype,
-                tile: tuple[int, int, int, int], frames: Callable[[int], Any],
-                out: np.ndarray | None = None) -> np.ndarray:
-    """Exact temporal median of ``tile`` over the frames in the store files ``paths``.
+    def __init__(self, progress: Callable[[int], None] | None, n_frames: int, total: int):
+        self.progress, self.n_frames, self.total = progress, n_frames, max(1, total)
+        self.done = self.frames = 0
+        self.lock = threading.Lock()
 
-    Each file holds exactly its stored frames (its size says how many: skipped frames
-    leave no slot).  ``frames(n)``: a context manager giving a ``(n, h, w)`` buffer.
-    Every frame skipped: NaN.
-    """
-    r0, r1, c0, c1 = tile
-    frame_bytes = int(shape[0]) * int(shape[1]) * np.dtype(dtype).itemsize
-    stores = [FrameStore(p, shape, dtype) for p in paths]
-    try:
-        counts = [os.path.getsize(st.path) // frame_bytes for st in stores]
-        if sum(counts) == 0:
-            value = np.full((r1 - r0, c1 - c0), np.nan)
-            if out is not None:
-                out[...] = value
-            return value
-        with frames(sum(counts)) as buf:
-            at = 0
-            for st, k in zip(stores, counts, strict=True):
-                if k:
-                    st.read_tile(np.arange(k), tile, out=buf[at:at + k])
-                at += k
-            return temporal_median(buf, out=out)
-    finally:
-        for st in stores:
-            st.close()
+    def advance(self, weight: int) -> None:
+        with self.lock:
+            self.done += weight
+            now = self.n_frames * self.done // self.total
+            if self.progress is not None and now > self.frames:
+                self.progress(now - self.frames)
+            self.frames = now

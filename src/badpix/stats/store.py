@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..errors import InputError, OutputError
 
-__all__ = ["FrameStore", "StoreMedian", "plan_tiles", "tiled_median"]
+__all__ = ["FrameStore", "StoreMedian", "plan_tiles", "tile_median", "tiled_median"]
 
 
 class FrameStore:
@@ -200,3 +202,36 @@ class StoreMedian:
 
     def close(self) -> None:
         self.store.close()
+
+
+def tile_median(paths: Sequence[str], shape: tuple[int, int], dtype: np.dtype,
+                tile: tuple[int, int, int, int], frames: Callable[[int], Any],
+                out: np.ndarray | None = None) -> np.ndarray:
+    """Exact temporal median of ``tile`` over the frames in the store files ``paths``.
+
+    Each file holds exactly its stored frames (its size says how many: skipped frames
+    leave no slot).  ``frames(n)``: a context manager giving a ``(n, h, w)`` buffer.
+    Every frame skipped: NaN.
+    """
+    from .median import temporal_median
+
+    r0, r1, c0, c1 = tile
+    frame_bytes = int(shape[0]) * int(shape[1]) * np.dtype(dtype).itemsize
+    stores = [FrameStore(p, shape, dtype) for p in paths]
+    try:
+        counts = [os.path.getsize(st.path) // frame_bytes for st in stores]
+        if sum(counts) == 0:
+            value = np.full((r1 - r0, c1 - c0), np.nan)
+            if out is not None:
+                out[...] = value
+            return value
+        with frames(sum(counts)) as buf:
+            at = 0
+            for st, k in zip(stores, counts, strict=True):
+                if k:
+                    st.read_tile(np.arange(k), tile, out=buf[at:at + k])
+                at += k
+            return temporal_median(buf, out=out)
+    finally:
+        for st in stores:
+            st.close()
