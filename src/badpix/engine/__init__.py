@@ -162,8 +162,7 @@ def scan_stack(stack: Stack, params: RuleParams | None = None, *, client: Any = 
         from .state import Checkpoint
 
         assert out is not None  # _stateful raised otherwise
-        checkpoint = Checkpoint(stack, plan, out, resume=resume, add=add,
-                                checkpoint_every=checkpoint_every)
+        checkpoint = Checkpoint(stack, plan, out, resume=resume, add=add)
         stack, plan = checkpoint.stack, checkpoint.plan  # the state's layout and blocks
     return run_local(stack, params, plan, memory_limit=memory_limit,
                      workdir=None if workdir is None else Path(workdir), progress=progress,

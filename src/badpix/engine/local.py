@@ -98,12 +98,7 @@ def run_local(stack: Stack, params: RuleParams, plan: ScanPlan, *,
     try:
         first = 0
         if checkpoint is not None:  # resume after the units done; frames go to the state
-            first = checkpoint.done
-            restored = checkpoint.restore(stack.bands, state.extras)
-            if restored is not None:
-                for name, (moments, extras) in restored.items():
-                    state.moments[name], state.extras[name] = moments, extras
-            checkpoint.start(state, sinks)
+            first = checkpoint.start(state, sinks)
             if progress is not None and first:
                 progress(first)
         units = [(s, e) for s, e in plan.frame_ranges if s >= first]

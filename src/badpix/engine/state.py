@@ -21,18 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError, ParameterError
 from ..io.atomic import remove_stale_temporaries
 from ..io.base import SkippedFrame
-from ..io.scanstate import (
-    STATE_FORMAT,
-    ScanState,
-    digest,
-    fingerprint,
-    layout_dict,
-    layout_from,
-    skipped_list,
-)
+from ..io.scanstate import ScanState, skipped_list
 from ..layout import Band
 from ..result import ScanResult
 from ..stack import Stack
@@ -49,82 +40,29 @@ class Checkpoint:
 
     Made before the scan (it checks ``resume``/``add`` against the state and may rebind
     the stack to the scan's layout: use :attr:`stack`); the executor then asks it for
-    the first frame (:attr:`done`), the restored accumulators (:meth:`restore`), the
-    median sinks (:meth:`sinks`), and calls :meth:`unit_done` after every unit.
+    the median sinks (:meth:`sinks`), restores the units done (:meth:`start`) and calls
+    :meth:`unit_done` after every unit.
     """
 
     def __init__(self, stack: Stack, plan: ScanPlan, out: str | os.PathLike, *,
-                 resume: bool = False, add: bool = False,
-                 checkpoint_every: int | None = None):
-        if resume and add:
-            add = False  # an interrupted --add is resumed like a scan: the last segment goes on
-        self.out = out
-        state = self.state = ScanState(out)
-        fp = fingerprint(stack)
-        digest_ = digest(fp)
+                 resume: bool = False, add: bool = False):
+        # an interrupted --add is resumed like a scan: its last segment goes on
+        self.state = state = ScanState(out)
         if resume or add:
-            m = state.load()
             # a SIGKILL may have left temporary names here and in OUT: this run owns both
             remove_stale_temporaries(state.dir)
             remove_stale_temporaries(out)
-            stack = self._check_matches(stack, m, out)
-            seg = m["segments"][-1]
-            if resume and seg["digest"] != digest_:
-                raise InputError(stack.reader.paths[0] if stack.reader.paths else None,
-                                 f"input differs from the interrupted scan in {out} (files, "
-                                 "sizes or modification times changed); cannot resume")
-            if add:
-                if seg["frames_done"] < seg["n_frames"]:
-                    raise ParameterError(f"the last run into {out} was interrupted; finish it "
-                                         "with --resume first")
-                if any(s["digest"] == digest_ for s in m["segments"]):
-                    raise ParameterError(f"these frames are already part of the scan in {out}")
-                m["segments"].append({"digest": digest_, "n_frames": fp["n_frames"],
-                                      "frames_done": 0, "stored_at_start": m["stored"],
-                                      "skipped": skipped_list(stack.skipped)})
-                state.write_json(f"inputs-{len(m['segments']) - 1}.json", fp)
+            stack = state.reopen(stack, add=add and not resume)
         else:
-            state.reset()
-            m = {"format": STATE_FORMAT, "generation": 0, "frame_shape": list(stack.frame_shape),
-                 "dtype": np.dtype(stack.dtype).str, "layout": layout_dict(stack.layout),
-                 "block_frames": plan.block_frames, "checkpoint_every": plan.checkpoint_every,
-                 "stored": 0,
-                 "segments": [{"digest": digest_, "n_frames": fp["n_frames"], "frames_done": 0,
-                               "stored_at_start": 0, "skipped": skipped_list(stack.skipped)}]}
-            state.write_json("inputs-0.json", fp)
-        state.manifest = m
-        self.stack = stack
-        self.seg = m["segments"][-1]
+            state.begin(stack, plan.block_frames, plan.checkpoint_every)
+        m = state.manifest
+        self.stack, self.seg = stack, m["segments"][-1]
         # the recorded blocks and checkpoints: boundaries must not move, or outputs would differ
         self.every = int(m["checkpoint_every"])
         self.plan = dataclasses.replace(plan, block_frames=int(m["block_frames"]),
                                         checkpoint_every=self.every)
-        self.done = int(self.seg["frames_done"])
-        self.stored = int(m["stored"])
+        self.done, self.stored = int(self.seg["frames_done"]), int(m["stored"])
         self._skipped_before = len(stack.skipped)
-
-    @staticmethod
-    def _check_matches(stack: Stack, m: dict[str, Any], out: str | os.PathLike) -> Stack:
-        layout = layout_from(m["layout"])
-        if layout.bands != stack.layout.bands:
-            if stack.layout.source == "channels" and not m["layout"]["source"] == "channels":
-                stack = Stack(stack.reader, layout.bind(stack.frame_shape), stack.skip_bad,
-                              stack.decode_threads, stack.skipped)
-            else:
-                raise ParameterError(f"layout {stack.layout.source} differs from the scan's "
-                                     f"({layout.source}) in {out}")
-        if list(stack.frame_shape) != m["frame_shape"] or np.dtype(stack.dtype).str != m["dtype"]:
-            raise ParameterError(f"frames {stack.frame_shape} {np.dtype(stack.dtype).name} do not "
-                                 f"match the scan in {out} ({tuple(m['frame_shape'])} "
-                                 f"{np.dtype(m['dtype']).name})")
-        return stack
-
-    def restore(self, bands: Sequence[Band], extras: dict[str, list[Accumulator]]
-                ) -> dict[str, tuple[MomentAccumulator, list[Accumulator]]] | None:
-        """The merged states of the units done (None before the first checkpoint)."""
-        if self.state.manifest["generation"] == 0:
-            return None
-        return self.state.load_accumulators(bands, extras)
 
     def sinks(self, bands: Sequence[Band], dtype: np.dtype) -> dict[str, StoreMedian]:
         """Each band's frame store (cut to the checkpoint) as the median's sink."""
@@ -136,10 +74,17 @@ class Checkpoint:
                                         self.plan.collects_median)
         return sinks
 
-    def start(self, state: Any, sinks: dict[str, StoreMedian]) -> None:
-        """Before the first unit: an empty checkpoint, so a resume can start from frame 0."""
+    def start(self, state: Any, sinks: dict[str, StoreMedian]) -> int:
+        """Before the first unit: restore the merged states of the units done into ``state``
+        (a :class:`~badpix.engine.units.FrameState`), or commit an empty checkpoint so a
+        resume can start from frame 0; the first frame to scan."""
         if self.state.manifest["generation"] == 0:
             self.state.commit(_states(state), {k: s.store for k, s in sinks.items()})
+        else:
+            for name, (moments, extras) in self.state.load_accumulators(
+                    self.stack.bands, state.extras).items():
+                state.moments[name], state.extras[name] = moments, extras
+        return self.done
 
     def unit_done(self, stop: int, state: Any, sinks: dict[str, StoreMedian]) -> bool:
         """After the unit ending at frame ``stop`` (``state``: a

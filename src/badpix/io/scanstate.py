@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, ParameterError
 from ..layout import Band, Layout
 from ..stats.base import Accumulator
 from ..stats.moments import MomentAccumulator
@@ -112,6 +112,53 @@ class ScanState:
             shutil.rmtree(self.dir)
         self.dir.mkdir(parents=True)
 
+    def begin(self, stack: Any, block_frames: int, checkpoint_every: int | None) -> None:
+        """A fresh state for a scan of ``stack`` (any previous state deleted)."""
+        self.reset()
+        fp = fingerprint(stack)
+        self.manifest = {
+            "format": STATE_FORMAT, "generation": 0, "frame_shape": list(stack.frame_shape),
+            "dtype": np.dtype(stack.dtype).str, "layout": layout_dict(stack.layout),
+            "block_frames": block_frames, "checkpoint_every": checkpoint_every, "stored": 0,
+            "segments": [_segment(fp, 0, stack.skipped)]}
+        self.write_json("inputs-0.json", fp)
+
+    def reopen(self, stack: Any, *, add: bool) -> Any:
+        """Load the state to go on with ``stack``: its last segment (resume) or a new one.
+
+        Returns ``stack``, bound to the scan's layout when it was opened with the default
+        one; raises when the frames, the layout or the inputs do not fit the state.
+        """
+        from ..stack import Stack
+
+        m, out = self.load(), self.dir.parent
+        layout = layout_from(m["layout"])
+        if layout.bands != stack.layout.bands:
+            if stack.layout.source != "channels" or m["layout"]["source"] == "channels":
+                raise ParameterError(f"layout {stack.layout.source} differs from the scan's "
+                                     f"({layout.source}) in {out}")
+            stack = Stack(stack.reader, layout.bind(stack.frame_shape), stack.skip_bad,
+                          stack.decode_threads, stack.skipped)
+        if list(stack.frame_shape) != m["frame_shape"] or np.dtype(stack.dtype).str != m["dtype"]:
+            raise ParameterError(f"frames {stack.frame_shape} {np.dtype(stack.dtype).name} do not "
+                                 f"match the scan in {out} ({tuple(m['frame_shape'])} "
+                                 f"{np.dtype(m['dtype']).name})")
+        fp = fingerprint(stack)
+        seg, digest_ = m["segments"][-1], digest(fp)
+        if not add and seg["digest"] != digest_:
+            raise InputError(stack.reader.paths[0] if stack.reader.paths else None,
+                             f"input differs from the interrupted scan in {out} (files, "
+                             "sizes or modification times changed); cannot resume")
+        if add:
+            if seg["frames_done"] < seg["n_frames"]:
+                raise ParameterError(f"the last run into {out} was interrupted; finish it "
+                                     "with --resume first")
+            if any(s["digest"] == digest_ for s in m["segments"]):
+                raise ParameterError(f"these frames are already part of the scan in {out}")
+            m["segments"].append(_segment(fp, m["stored"], stack.skipped))
+            self.write_json(f"inputs-{len(m['segments']) - 1}.json", fp)
+        return stack
+
     def store_path(self, band: str) -> Path:
         return self.dir / f"median_{band}.raw"
 
@@ -186,6 +233,11 @@ def read_state_layout(out: str | os.PathLike) -> Layout | None:
 
 def skipped_list(skipped: Sequence[Any]) -> list[dict[str, str]]:
     return [{"label": s.label, "reason": s.reason} for s in skipped]
+
+
+def _segment(fp: dict[str, Any], stored_at_start: int, skipped: Sequence[Any]) -> dict[str, Any]:
+    return {"digest": digest(fp), "n_frames": fp["n_frames"], "frames_done": 0,
+            "stored_at_start": stored_at_start, "skipped": skipped_list(skipped)}
 
 
 def state_summary(out: str | os.PathLike) -> dict[str, Any]:
