@@ -61,14 +61,11 @@ def plan_scan(stack: Stack, *, client: Any = None, threads: int | None = None,
     >>> plan_scan(open_stack(d), threads=2).executor
     'dask'
     """
-    stateful = _stateful(out, checkpoint_every, resume, add)
+    stateful = _stateful(out, checkpoint_every, resume, add)  # make_plan refuses it on Dask
     dask = client is not None or threads is not None
-    if stateful and dask:
-        raise ParameterError("--resume/--add/--checkpoint-every run on the local engine; "
-                             "drop --workers/--scheduler")
     if client is not None:
         threads = max(1, sum(client.nthreads().values()))
-    if resume or add:  # the blocks and checkpoints the state recorded
+    if (resume or add) and not dask:  # the blocks and checkpoints the state recorded
         from ..io.scanstate import ScanState
 
         m = ScanState(out).load()
@@ -140,12 +137,15 @@ def scan_stack(stack: Stack, params: RuleParams | None = None, *, client: Any = 
     from ..memory import check_scan_memory
 
     params = resolve_counting(stack, params)  # counting="auto": decided once, here
-    options: dict[str, Any] = dict(
-        out=out, checkpoint_every=checkpoint_every, resume=resume, add=add,
-        memory_limit=memory_limit, median=median, extra_accumulators=extra_accumulators)
     if plan is None:
-        plan = plan_scan(stack, client=client, block_frames=block_frames,
-                         frames_per_task=frames_per_task, strips=strips, **options)
+        plan = plan_scan(stack, client=client, out=out, checkpoint_every=checkpoint_every,
+                         resume=resume, add=add, memory_limit=memory_limit, median=median,
+                         extra_accumulators=extra_accumulators, block_frames=block_frames,
+                         frames_per_task=frames_per_task, strips=strips)
+    stateful = _stateful(out, checkpoint_every, resume, add)
+    if stateful and plan.executor != "local":
+        raise ParameterError("--resume/--add/--checkpoint-every run on the local executor; "
+                             "drop --workers/--scheduler")
     check_scan_memory(stack, params, memory_limit)  # before the first allocation
     # a policy (True/False) is in the plan already; factories are passed on
     extras = (None if extra_accumulators is None or isinstance(extra_accumulators, bool)
@@ -158,7 +158,7 @@ def scan_stack(stack: Stack, params: RuleParams | None = None, *, client: Any = 
         return run_dask(stack, params, plan, client, workdir=workdir, progress=progress,
                         extra_accumulators=extras, numba_threads=numba_threads)
     checkpoint = None
-    if _stateful(out, checkpoint_every, resume, add):  # checkpointing: a property of the run
+    if stateful:  # checkpointing: a property of the run
         from .state import Checkpoint
 
         assert out is not None  # _stateful raised otherwise
@@ -170,25 +170,14 @@ def scan_stack(stack: Stack, params: RuleParams | None = None, *, client: Any = 
                      on_checkpoint=on_checkpoint, phase=phase)
 
 
-def run_scan(
-    source: Source | Stack,
-    *,
-    layout: str | os.PathLike | Layout | None = None,
-    dataset: str | None = None,
-    dims: Dims = None,
-    skip_bad: bool = False,
-    params: RuleParams | None = None,
-    memory_limit: int | None = None,
-    client: Any = None,
-    progress: ProgressCallback | None = None,
-    out: str | os.PathLike | None = None,
-    checkpoint_every: int | None = None,
-    resume: bool = False,
-    add: bool = False,
-    median: bool | None = None,
-    on_checkpoint: Callable[[int], None] | None = None,
-    **rule_params: Unpack[RuleKeywords],
-) -> ScanResult:
+def run_scan(source: Source | Stack, *, layout: str | os.PathLike | Layout | None = None,
+             dataset: str | None = None, dims: Dims = None, skip_bad: bool = False,
+             params: RuleParams | None = None, memory_limit: int | None = None,
+             client: Any = None, progress: ProgressCallback | None = None,
+             out: str | os.PathLike | None = None, checkpoint_every: int | None = None,
+             resume: bool = False, add: bool = False, median: bool | None = None,
+             on_checkpoint: Callable[[int], None] | None = None,
+             **rule_params: Unpack[RuleKeywords]) -> ScanResult:
     """Open ``source`` (unless it is a :class:`Stack` already) and scan it (:func:`scan_stack`).
 
     :func:`badpix.scan` returns ``run_scan(...).to_dataset()``; this returns the

@@ -114,8 +114,6 @@ def run_dask(stack: Stack, params: RuleParams, plan: ScanPlan, client: Any, *,
                 if fut.key in counted or fut.status != "finished":
                     return
                 counted.add(fut.key)
-                if len(counted) == len(futs):
-                    timings["stream"] = time.perf_counter() - t0
             frames.advance(weight[fut.key])
         for f in futs:
             f.add_done_callback(done)
@@ -140,13 +138,12 @@ def run_dask(stack: Stack, params: RuleParams, plan: ScanPlan, client: Any, *,
                 count(fut)
                 fut.release()
                 results.add(*unit_of[fut.key], res)
-            timings.setdefault("stream", time.perf_counter() - t0)
+            timings["stream"] = time.perf_counter() - t0
             if files is not None:  # mapped once every task has written
                 results.arrays = {name: {k: _mapped(p) for k, p in fs.items()}
                                   for name, fs in files.items()}
             t_rules = time.perf_counter()
-            stats = results.band_stats()
-            bands_ = classify_stats(stack, stats, params)
+            bands_ = classify_stats(stack, results.band_stats(), params)
             timings["rules"] = time.perf_counter() - t_rules
             timings["total"] = time.perf_counter() - t0
             return ScanResult.from_stack(stack, params, bands_, timings, plan)
@@ -161,7 +158,7 @@ def run_dask(stack: Stack, params: RuleParams, plan: ScanPlan, client: Any, *,
         futures += futs
         count = track(futs, {f.key: e - s for f, (s, e) in zip(futs, ranges, strict=True)})
         failed = wait_finished(client, futs)  # the merge below raises the error
-        timings.setdefault("stream", time.perf_counter() - t0)
+        timings["stream"] = time.perf_counter() - t0
         # -- median tiles from the stores, submitted the moment every unit is stored
         med: list[Any] = []
         tile_of: dict[str, tuple[str, tuple[int, int, int, int]]] = {}

@@ -87,72 +87,72 @@ def run_local(stack: Stack, params: RuleParams, plan: ScanPlan, *,
         t_rules = time.perf_counter()
         bands = classify_stats(stack, stats, params, phase=phase)
         timings["rules"] = time.perf_counter() - t_rules
-        timings["total"] = time.perf_counter() - t0
-        return ScanResult.from_stack(stack, params, bands, timings, plan)
-    factories = extra_factories(plan, stack, extra_accumulators)
-    sinks: dict[str, Any] = (_sinks(stack, plan, memory_limit, None if workdir is None
-                                    else Path(workdir)) if checkpoint is None
-                             else checkpoint.sinks(stack.bands, stack.dtype))
-    state = FrameState(stack, params, factories, sinks=sinks,
-                       frame_moments=plan.moments_over_frames and checkpoint is None)
-    try:
-        first = 0
-        if checkpoint is not None:  # resume after the units done; frames go to the state
-            first = checkpoint.start(state, sinks)
-            if progress is not None and first:
-                progress(first)
-        units = [(s, e) for s, e in plan.frame_ranges if s >= first]
-        longest = max((e - s for s, e in units), default=1)
-        check_allocation(2 * longest * stack.frame_nbytes, "two frame buffers",
-                         stack.reader.paths[0] if stack.reader.paths else None)
-        bufs = [np.empty((longest, *stack.frame_shape), stack.dtype) for _ in range(2)] \
-            if units else []
-
-        def compute(unit: tuple[int, int], frames: np.ndarray) -> None:
-            state.update(frames, unit[0])
-            if checkpoint is None:
-                if progress is not None:
-                    progress(len(frames))
-                return
-            if progress is not None:
-                progress(unit[1] - unit[0])
-            if checkpoint.unit_done(unit[1], state, sinks) and on_checkpoint is not None:
-                on_checkpoint(checkpoint.done)
-
-        t_read = time.perf_counter()
-        with ThreadPoolExecutor(max(1, stack.decode_threads)) as decode:
-            for unit, frames in read_ahead(
-                    units, lambda u, buf: stack.read_into(*u, buf[:u[1] - u[0]], decode), bufs):
-                compute(unit, frames)
-        del bufs
-        timings["stream"] = time.perf_counter() - t_read
-        moments = state.band_moments()
-        t_med = time.perf_counter()
-        if phase is not None and plan.collects_median:
-            phase("median", False)
-        medians = {b.name: sinks[b.name].finalize() if b.name in sinks else None
-                   for b in stack.bands}
-        if phase is not None and plan.collects_median:
-            phase("median", True)
-        timings["median"] = time.perf_counter() - t_med
-        t_rules = time.perf_counter()
-        inputs = {b.name: (moments[b.name], medians.pop(b.name), state.extras[b.name])
-                  for b in stack.bands}
-
-        def release() -> None:
-            # once finalized, the streaming state (sums, persistence counters, onset bits:
-            # 26 bytes per pixel of a 64-photo series) goes before the rules allocate
-            # their results, which then reuse its pages: fresh pages are slow here
-            state.moments, state.extras, state.frame = {}, {}, None
+    else:
+        sinks: dict[str, Any] = (
+            _sinks(stack, plan, memory_limit, None if workdir is None else Path(workdir))
+            if checkpoint is None else checkpoint.sinks(stack.bands, stack.dtype))
+        try:
+            bands = _frames(stack, params, plan, sinks, timings, progress,
+                            extra_factories(plan, stack, extra_accumulators), checkpoint,
+                            on_checkpoint, phase)
+        finally:
             for s in sinks.values():
                 s.close()
-            moments.clear()
-
-        bands = classify_bands(stack, inputs, params, release=release, phase=phase)
-        timings["rules"] = time.perf_counter() - t_rules
-    finally:
-        for s in sinks.values():
-            s.close()
     timings["total"] = time.perf_counter() - t0
     result = ScanResult.from_stack(stack, params, bands, timings, plan)
     return result if checkpoint is None else checkpoint.describe(result)
+
+
+def _frames(stack: Stack, params: RuleParams, plan: ScanPlan, sinks: dict[str, Any],
+            timings: dict[str, float], progress: ProgressCallback | None,
+            factories: list[AccumulatorFactory], checkpoint: Checkpoint | None,
+            on_checkpoint: Callable[[int], None] | None, phase: PhaseCallback | None
+            ) -> dict[str, Any]:
+    state = FrameState(stack, params, factories, sinks=sinks,
+                       frame_moments=plan.moments_over_frames and checkpoint is None)
+    first = 0 if checkpoint is None else checkpoint.start(state, sinks)  # resume: units done
+    if progress is not None and first:
+        progress(first)
+    units = [(s, e) for s, e in plan.frame_ranges if s >= first]
+    longest = max((e - s for s, e in units), default=1)
+    check_allocation(2 * longest * stack.frame_nbytes, "two frame buffers",
+                     stack.reader.paths[0] if stack.reader.paths else None)
+    bufs = [np.empty((longest, *stack.frame_shape), stack.dtype) for _ in range(2)] \
+        if units else []
+    t_read = time.perf_counter()
+    with ThreadPoolExecutor(max(1, stack.decode_threads)) as decode:
+        for (start, stop), frames in read_ahead(
+                units, lambda u, buf: stack.read_into(*u, buf[:u[1] - u[0]], decode), bufs):
+            state.update(frames, start)
+            if progress is not None:
+                progress(stop - start)  # skipped frames are done too
+            if checkpoint is not None and checkpoint.unit_done(stop, state, sinks) \
+                    and on_checkpoint is not None:
+                on_checkpoint(checkpoint.done)
+    del bufs
+    timings["stream"] = time.perf_counter() - t_read
+    moments = state.band_moments()
+    t_med = time.perf_counter()
+    if phase is not None and plan.collects_median:
+        phase("median", False)
+    medians = {b.name: sinks[b.name].finalize() if b.name in sinks else None
+               for b in stack.bands}
+    if phase is not None and plan.collects_median:
+        phase("median", True)
+    timings["median"] = time.perf_counter() - t_med
+    t_rules = time.perf_counter()
+    inputs = {b.name: (moments[b.name], medians.pop(b.name), state.extras[b.name])
+              for b in stack.bands}
+
+    def release() -> None:
+        # once finalized, the streaming state (sums, persistence counters, onset bits: 26
+        # bytes per pixel of a 64-photo series) goes before the rules allocate their
+        # results, which then reuse its pages: fresh pages are slow here
+        state.moments, state.extras, state.frame = {}, {}, None
+        for s in sinks.values():
+            s.close()
+        moments.clear()
+
+    bands = classify_bands(stack, inputs, params, release=release, phase=phase)
+    timings["rules"] = time.perf_counter() - t_rules
+    return bands

@@ -46,10 +46,8 @@ def choose_block_frames(frame_nbytes: int, n_frames: int, min_frames: int = 1) -
 def stack_block_frames(stack: Stack) -> int:
     """:func:`choose_block_frames` for ``stack``: two frames per decode thread at least.
 
-    Photos are decoded one file per thread, a block at a time, while the
-    statistics run on the previous block.  With 10 MP JPEGs (30 MB) the 64 MiB
-    rule gave blocks of 2 frames; the streaming pass of 64 frames took 2.41 s
-    (median of 4) against 1.71 s with 4 frames and 1.70 s with 8.
+    Photos decode one file per thread while the statistics run on the previous block:
+    64 10-MP JPEGs streamed in 2.41 s with blocks of 2 frames, 1.71 s with 4 (median of 4).
     """
     return choose_block_frames(stack.frame_nbytes, stack.n_frames,
                                2 * stack.decode_threads if stack.decodes_per_file else 1)
@@ -58,11 +56,10 @@ def stack_block_frames(stack: Stack) -> int:
 def tiles_frame(stack: Stack) -> bool:
     """True when the bands tile every frame (RGB channels, Bayer planes, band rows covering it).
 
-    Then the per-pixel moments run once over whole contiguous frames and each
-    band's moments are a view of that state (:meth:`MomentAccumulator.subset`):
-    the same integers, half the time of stride-3 RGB views.  (Only the pixel count
-    is checked: correctness does not depend on it, as every band is a view of the
-    whole frame's state; efficiency does.)
+    Then the moments run once over whole contiguous frames and each band's are a view
+    of that state (:meth:`MomentAccumulator.subset`): the same integers, half the time
+    of stride-3 RGB views.  Only the pixel count is checked: correctness does not
+    depend on it, efficiency does.
     """
     total = int(np.prod(stack.frame_shape))
     return len(stack.bands) > 1 and sum(int(np.prod(b.shape)) for b in stack.bands) == total
@@ -98,11 +95,9 @@ def plan_strips(stack: Stack, budget: int, nthreads: int) -> dict[str, list[tupl
 
 def default_frames_per_task(n_frames: int, frame_nbytes: int, block: int, nthreads: int,
                             band_pixels: int = 0) -> int:
-    """Frames per Dask frame unit: about four per thread (load balance), whole blocks,
-    at most 2 GiB each -- but enough frames that a unit reads at least four times the
-    bytes of the accumulator state it returns (the state travels to the client; with
-    2048x2048 uint16 frames a state is as big as 8 to 14 frames), while every thread still
-    gets a unit.
+    """Frames per Dask frame unit: about four per thread (load balance), whole blocks, at
+    most 2 GiB, and at least four times the bytes of the state it returns to the client
+    (2048x2048 uint16: a state is as big as 8 to 14 frames) while every thread gets one.
 
     >>> default_frames_per_task(1000, 8 * 2**20, 8, 2)
     128
@@ -122,10 +117,8 @@ def chunk_ranges(n_frames: int, frames_per_task: int, nthreads: int = 1
                  ) -> list[tuple[int, int]]:
     """Frame ranges ``[start, stop)`` of about ``frames_per_task`` frames each.
 
-    With ``nthreads > 1`` the number of ranges is rounded up to a multiple of
-    ``nthreads`` and the frames are split evenly (sizes differ by at most one), so
-    that no thread is left with a short last unit while the others idle -- or with
-    a long one while they wait (a straggler).
+    With ``nthreads > 1`` the number of ranges is a multiple of ``nthreads`` and sizes
+    differ by at most one: no thread idles behind a short or long last unit.
 
     >>> chunk_ranges(119, 64, 2)
     [(0, 59), (59, 119)]

@@ -190,20 +190,12 @@ def extra_factories(plan: ScanPlan, stack: Stack,
     return [make_onset_factory(stack.reader.frame_times())]
 
 
-def make_plan(
-    stack: Stack,
-    *,
-    memory_limit: int | None = None,
-    executor: str = "local",
-    threads: int = 1,
-    median: bool | None = None,
-    extras: bool | Sequence[AccumulatorFactory] | None = None,
-    block_frames: int | None = None,
-    frames_per_task: int | None = None,
-    strips: bool | None = None,
-    checkpoint_every: int | None = None,
-    available: int | None = None,
-) -> ScanPlan:
+def make_plan(stack: Stack, *, memory_limit: int | None = None, executor: str = "local",
+              threads: int = 1, median: bool | None = None,
+              extras: bool | Sequence[AccumulatorFactory] | None = None,
+              block_frames: int | None = None, frames_per_task: int | None = None,
+              strips: bool | None = None, checkpoint_every: int | None = None,
+              available: int | None = None) -> ScanPlan:
     """Decide how ``stack`` is scanned (see the module docstring); no side effect.
 
     Parameters

@@ -22,8 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..io.atomic import remove_stale_temporaries
-from ..io.base import SkippedFrame
-from ..io.scanstate import ScanState, skipped_list
+from ..io.scanstate import ScanState
 from ..layout import Band
 from ..result import ScanResult
 from ..stack import Stack
@@ -56,12 +55,12 @@ class Checkpoint:
         else:
             state.begin(stack, plan.block_frames, plan.checkpoint_every)
         m = state.manifest
-        self.stack, self.seg = stack, m["segments"][-1]
+        self.stack = stack
         # the recorded blocks and checkpoints: boundaries must not move, or outputs would differ
         self.every = int(m["checkpoint_every"])
         self.plan = dataclasses.replace(plan, block_frames=int(m["block_frames"]),
                                         checkpoint_every=self.every)
-        self.done, self.stored = int(self.seg["frames_done"]), int(m["stored"])
+        self.done, self.stored = int(m["segments"][-1]["frames_done"]), int(m["stored"])
         self._skipped_before = len(stack.skipped)
 
     def sinks(self, bands: Sequence[Band], dtype: np.dtype) -> dict[str, StoreMedian]:
@@ -93,26 +92,19 @@ class Checkpoint:
         self.done = min(n, stop)
         if not (self.done == n or self.done % self.every == 0):
             return False
-        m = self.state.manifest
-        self.seg["frames_done"] = self.done
-        m["stored"] = next(iter(sinks.values())).slot if sinks else self.stored
-        self.seg["skipped"] += skipped_list(self.stack.skipped[self._skipped_before:])
+        self.state.commit(_states(state), {k: s.store for k, s in sinks.items()},
+                          frames_done=self.done, skipped=self.stack.skipped[self._skipped_before:],
+                          stored=next(iter(sinks.values())).slot if sinks else self.stored)
         self._skipped_before = len(self.stack.skipped)
-        self.state.commit(_states(state), {k: s.store for k, s in sinks.items()})
         return True
 
     def describe(self, result: ScanResult) -> ScanResult:
-        _describe_segments(result, self.state.manifest, self.stack)
+        """``result`` with the input info of every segment: skipped frames, sources."""
+        result.input.skipped = self.state.skipped_frames()
+        if (k := len(self.state.manifest["segments"])) > 1:
+            result.input.source += f" (+{k - 1} earlier input(s) merged)"
         return result
 
 
 def _states(state: Any) -> dict[str, tuple[MomentAccumulator, list[Accumulator]]]:
     return {name: (m, state.extras[name]) for name, m in state.moments.items()}
-
-
-def _describe_segments(result: ScanResult, m: dict[str, Any], stack: Stack) -> None:
-    """Input info of a scan built from several inputs: all segments' skipped frames and sources."""
-    result.input.skipped = [SkippedFrame(s["label"], s["reason"])
-                            for seg in m["segments"] for s in seg["skipped"]]
-    if len(m["segments"]) > 1:
-        result.input.source += f" (+{len(m['segments']) - 1} earlier input(s) merged)"

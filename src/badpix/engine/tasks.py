@@ -1,10 +1,7 @@
-"""The Dask executor on the workers: the units of :mod:`.units` as tasks.
+"""The Dask executor on the workers: each task reads and computes one unit of :mod:`.units`.
 
-Each task reads and computes one unit on a private copy of the reader (its own
-handles: one stack object serves concurrent tasks of a worker) and returns a
-partial state; see :mod:`.dask` for what travels where.  Workers keep their read
-and tile buffers between tasks (:func:`_scratch`): on small VMs first-touch page
-faults of fresh memory cost as much as the median.
+A task works on a private copy of the reader (its own handles: one stack object serves
+concurrent tasks of a worker) and returns a partial state (see :mod:`.dask`).
 """
 
 from __future__ import annotations

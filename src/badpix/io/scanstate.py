@@ -33,6 +33,7 @@ from ..stats.base import Accumulator
 from ..stats.moments import MomentAccumulator
 from ..stats.store import FrameStore
 from .atomic import atomic_path
+from .base import SkippedFrame
 
 __all__ = ["STATE_FORMAT", "ScanState", "digest", "fingerprint", "layout_dict", "layout_from",
            "read_state_layout", "skipped_list", "state_summary"]
@@ -173,8 +174,19 @@ class ScanState:
                 os.fsync(fh.fileno())
 
     def commit(self, accs: dict[str, tuple[MomentAccumulator, list[Accumulator]]],
-               stores: dict[str, FrameStore]) -> None:
-        """Write one checkpoint: stores synced, states in a new generation, manifest replaced."""
+               stores: dict[str, FrameStore], *, frames_done: int | None = None,
+               stored: int | None = None, skipped: Sequence[Any] = ()) -> None:
+        """Write one checkpoint: stores synced, states in a new generation, manifest replaced.
+
+        ``frames_done`` of the current segment, ``stored`` frames in the stores and the
+        frames ``skipped`` since the last commit are recorded with it.
+        """
+        seg = self.manifest["segments"][-1]
+        if frames_done is not None:
+            seg["frames_done"] = frames_done
+        if stored is not None:
+            self.manifest["stored"] = stored
+        seg["skipped"] += skipped_list(skipped)
         for st in stores.values():
             st.sync()
         gen = int(self.manifest.get("generation", 0)) + 1
@@ -195,6 +207,11 @@ class ScanState:
         for p in self.dir.iterdir():
             if p.name.startswith((".gen-", "gen-")) and p.name != self.gen_dir(keep).name:
                 shutil.rmtree(p, ignore_errors=True)
+
+    def skipped_frames(self) -> list[SkippedFrame]:
+        """The skipped frames of every segment, in order."""
+        return [SkippedFrame(s["label"], s["reason"])
+                for seg in self.manifest["segments"] for s in seg["skipped"]]
 
     def load_accumulators(self, bands: Sequence[Band], extras: dict[str, list[Accumulator]]
                           ) -> dict[str, tuple[MomentAccumulator, list[Accumulator]]]:
