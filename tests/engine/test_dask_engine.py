@@ -176,7 +176,7 @@ def test_scratch_buffers_are_reused():
 
 
 def test_chunk_ranges_cover_every_frame_once_and_balance_threads():
-    from badpix.engine.plan import chunk_ranges
+    from badpix.engine.partition import chunk_ranges
 
     for n in (1, 2, 7, 37, 119, 1000):
         for fpt in (1, 5, 64, 2000):
@@ -301,7 +301,7 @@ def _task_kinds(task_stream) -> dict[str, int]:
 def test_strip_plan_needs_row_reads_no_skipping_and_room(int_stack, tall_stack, tmp_path):
     from PIL import Image
 
-    from badpix.engine.plan import STRIP_MIN_ROWS, plan_strips
+    from badpix.engine.partition import STRIP_MIN_ROWS, plan_strips
 
     plan = plan_strips(open_stack(tall_stack), 2**30, 2)
     assert plan == {"ch0": [(0, 37), (37, 75), (75, 112), (112, 150)]}  # 4 per thread pair

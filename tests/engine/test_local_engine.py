@@ -12,7 +12,8 @@ from badpix import open_stack
 from badpix.cli import main
 from badpix.detect.flags import Flag
 from badpix.engine import scan_stack
-from badpix.engine.plan import make_plan, tiles_frame
+from badpix.engine.partition import tiles_frame
+from badpix.engine.plan import make_plan
 from badpix.layout import Band, Layout
 from badpix.stats.moments import MomentAccumulator
 
@@ -196,7 +197,7 @@ def strip_calls(monkeypatch):
     original = local._strips
 
     def spy(stack, plan, *args):
-        calls.append(plan.strip_plans())
+        calls.append({name: list(s) for name, s in plan.strips})
         return original(stack, plan, *args)
 
     monkeypatch.setattr(local, "_strips", spy)

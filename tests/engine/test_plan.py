@@ -27,7 +27,7 @@ def test_policy_comes_from_reader_traits(tmp_path):
     assert photo.unit == "frames" and photo.moments_over_frames
     write_stack(tmp_path / "f", 5)
     sensor = make_plan(open_stack(tmp_path / "f"))
-    assert not sensor.photo and sensor.unit == "strips" and sensor.extras == ()
+    assert not sensor.photo and sensor.unit == "strips" and sensor.accumulators == ("moments",)
     # the same decisions for every executor
     for kw in ({"executor": "dask", "threads": 3}, {"checkpoint_every": 2}):
         assert make_plan(open_stack(tmp_path / "p"), **kw).accumulators == photo.accumulators

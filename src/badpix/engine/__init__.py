@@ -1,18 +1,11 @@
 """The engine: a plan, its work units, and two executors that run them.
 
-::
-
-    Stack ──plan_scan──▶ ScanPlan ──scan_stack──▶ local executor (threads) ─┐
-     (reader traits,     (units, median,          or Dask executor          ├─▶ FrameState /
-      bands, budget)      accumulators)           (client.map)              │   strip arrays
-                                                                            ▼
-                   ScanResult ◀── detect.bands (rules on whole bands) ◀── BandStats
-
-:mod:`.plan` decides (pure; :mod:`.partition` holds its arithmetic), :mod:`.units` are
-the work, :mod:`.local` and :mod:`.dask` (+ :mod:`.tasks` on the workers) execute a plan,
-:mod:`.state` makes a local run resumable.  :func:`scan_stack` is the one place that
-picks the executor (``run_scan`` and ``badpix scan`` end there); docs/design.md says
-where a new executor or accumulator goes.
+:mod:`.plan` decides how a scan runs (pure; :mod:`.partition` holds its arithmetic),
+:mod:`.units` are the work, :mod:`.local` and :mod:`.dask` (+ :mod:`.tasks` on the
+workers) execute a plan, and :mod:`.state` makes a local run resumable.
+:func:`scan_stack` is the one place that picks the executor (``run_scan`` and ``badpix
+scan`` end there).  docs/design.md draws the mechanism and says where a new executor or
+accumulator goes.
 """
 
 from __future__ import annotations

@@ -15,10 +15,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from ..stats.base import AccumulatorFactory
 from ..stats.store import plan_tiles
 from .partition import STRIP_OUTPUTS
 from .plan import ScanPlan, extra_factories
-from .shm import SHM_DIR, SharedMoments, default_store_dir, in_shm, npy_files
+from .shm import SHM_DIR, SharedMoments, default_store_dir, in_shm, mapped, npy_files
 from .tasks import frame_task, store_path, strip_task, tile_task
 from .units import FrameProgress, FrameState, StripResults, strip_dtypes
 
@@ -51,10 +51,6 @@ def _workdir(client: Any, where: Any, token: str) -> Path:
         raise OutputError(f"{tmp}: not visible on worker(s) {', '.join(blind)}; pass a "
                           "workdir on storage shared by the client and all workers")
     return tmp
-
-
-def _mapped(path: str) -> np.ndarray:
-    return np.load(path, mmap_mode="c").view(np.ndarray)  # copy-on-write: the rules may write
 
 
 def wait_finished(client: Any, futures: list[Any]) -> bool:
@@ -104,17 +100,12 @@ def run_dask(stack: Stack, params: RuleParams, plan: ScanPlan, client: Any, *,
     futures: list[Any] = []
 
     def track(futs: list[Any], weight: dict[str, int]) -> Callable[[Any], None]:
-        # progress as units finish (callbacks) and, at the latest, as the client collects
-        # them; a unit re-run after a lost worker counts once
-        counted: set[str] = set()
+        # progress as units finish (callbacks) and, at the latest, as the client collects them
         frames = FrameProgress(progress, n, sum(weight.values()))
 
         def done(fut: Any) -> None:
-            with frames.lock:
-                if fut.key in counted or fut.status != "finished":
-                    return
-                counted.add(fut.key)
-            frames.advance(weight[fut.key])
+            if fut.status == "finished":
+                frames.advance(weight[fut.key], fut.key)
         for f in futs:
             f.add_done_callback(done)
         return done
@@ -125,7 +116,7 @@ def run_dask(stack: Stack, params: RuleParams, plan: ScanPlan, client: Any, *,
         futures.append(stack_f)
         if strips:
             files = npy_files(tmp, shapes, strip_dtypes(dtype)) if share else None
-            work = [(b, s) for b in bands for s in plan.strip_plans()[b.name]]
+            work = [(b, s) for b in bands for s in dict(plan.strips)[b.name]]
             futs = client.map(strip_task, work, stack=stack_f, numba_threads=numba_threads,
                               out_files=files, key=[f"badpix-strip-{token}-{i}"
                                                     for i in range(len(work))])
@@ -139,8 +130,9 @@ def run_dask(stack: Stack, params: RuleParams, plan: ScanPlan, client: Any, *,
                 fut.release()
                 results.add(*unit_of[fut.key], res)
             timings["stream"] = time.perf_counter() - t0
-            if files is not None:  # mapped once every task has written
-                results.arrays = {name: {k: _mapped(p) for k, p in fs.items()}
+            if files is not None:  # mapped once every task has written; copy-on-write ("c"):
+                # the rules may write into their inputs
+                results.arrays = {name: {k: mapped(p, "c") for k, p in fs.items()}
                                   for name, fs in files.items()}
             t_rules = time.perf_counter()
             bands_ = classify_stats(stack, results.band_stats(), params)
@@ -192,31 +184,27 @@ def run_dask(stack: Stack, params: RuleParams, plan: ScanPlan, client: Any, *,
         assert total is not None
         t_med = time.perf_counter()
         stack.skipped.extend(total.skipped_frames())
-        n_stored = n - len(total.skipped)
         medians: dict[str, np.ndarray | None] = {b.name: None for b in bands}
-        if tiles_done is not None and n_stored:
+        if tiles_done is not None and n > len(total.skipped):  # some frame stored
             medians = {b.name: np.empty(b.shape, np.float64) for b in bands}
             for fut, value in tiles_done:
                 name, (r0, r1, c0, c1) = tile_of[fut.key]
                 if value is not None:
                     medians[name][r0:r1, c0:c1] = value
                 fut.release()
-            medians.update({name: _mapped(p) for name, p in median_files.items()})
+            medians.update({name: mapped(p, "c") for name, p in median_files.items()})
         timings["median"] = time.perf_counter() - t_med
         # Delete the store now, in a thread, while the rules run: its page cache goes just
         # as the rules allocate a few hundred MB of band-size arrays (fresh pages cost
         # 5-10x the system time here; the local executor frees its median buffer before
         # its rules for the same reason), and the ~0.2 s of unlinking overlaps them.
-        cleanup = threading.Thread(target=shutil.rmtree, args=(tmp, True),
-                                   name="badpix-store-cleanup") if tmp is not None else None
-        if cleanup is not None:
-            cleanup.start()
-        t_rules = time.perf_counter()
-        results = classify_bands(stack, {b.name: (total.moments[b.name], medians[b.name],
-                                                  total.extras[b.name]) for b in bands}, params)
-        timings["rules"] = time.perf_counter() - t_rules
-        if cleanup is not None:
-            cleanup.join()
+        with ThreadPoolExecutor(1, thread_name_prefix="badpix-store-cleanup") as cleanup:
+            if tmp is not None:
+                cleanup.submit(shutil.rmtree, tmp, True)
+            t_rules = time.perf_counter()
+            results = classify_bands(stack, {b.name: (total.moments[b.name], medians[b.name],
+                                                      total.extras[b.name]) for b in bands}, params)
+            timings["rules"] = time.perf_counter() - t_rules
     finally:
         for f in futures:
             f.release()

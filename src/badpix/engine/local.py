@@ -41,7 +41,7 @@ __all__ = ["run_local"]
 
 def _strips(stack: Stack, plan: ScanPlan, progress: ProgressCallback | None
             ) -> dict[str, Any]:
-    work = [(b, s) for b in stack.bands for s in plan.strip_plans()[b.name]]
+    work = [(b, s) for b in stack.bands for s in dict(plan.strips)[b.name]]
     size = max(int(np.prod(strip_buffer_shape(stack, b, s))) for b, s in work)
     check_allocation(2 * size * stack.dtype.itemsize, "two strips of frames",
                      stack.reader.paths[0] if stack.reader.paths else None)
@@ -61,12 +61,10 @@ def _sinks(stack: Stack, plan: ScanPlan, memory_limit: int | None, workdir: Path
            ) -> dict[str, MedianCollector]:
     if not plan.collects_median:
         return {}
-    itemsize = stack.dtype.itemsize
-    band_bytes = sum(int(np.prod(b.shape)) for b in stack.bands) * itemsize
+    total = sum(int(np.prod(b.shape)) for b in stack.bands)  # the limit shared by band size
     return {b.name: MedianCollector(b.shape, stack.dtype, stack.n_frames, workdir=workdir,
-                                    memory_limit=None if memory_limit is None else int(
-                                        memory_limit * int(np.prod(b.shape)) * itemsize
-                                        / max(1, band_bytes)))
+                                    memory_limit=None if memory_limit is None else
+                                    memory_limit * int(np.prod(b.shape)) // max(1, total))
             for b in stack.bands}
 
 

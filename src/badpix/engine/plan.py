@@ -33,11 +33,9 @@ import numpy as np
 from ..errors import ParameterError
 from ..stack import Stack
 from ..stats.base import AccumulatorFactory
-from ..stats.store import plan_tiles
 from .partition import (
     CHECKPOINT_MEDIAN_BYTES,
     STRIP_MIN_ROWS,
-    STRIP_OUTPUTS,
     UNIT_BYTES,
     choose_block_frames,
     chunk_ranges,
@@ -47,9 +45,7 @@ from .partition import (
     tiles_frame,
 )
 
-__all__ = ["STRIP_MIN_ROWS", "STRIP_OUTPUTS", "ScanPlan", "chunk_ranges", "choose_block_frames",
-           "extra_factories", "make_plan", "plan_strips", "plan_tiles", "stack_block_frames",
-           "tiles_frame"]
+__all__ = ["EXECUTORS", "ScanPlan", "extra_factories", "make_plan"]
 
 #: the executors a plan can be made for
 EXECUTORS = ("local", "dask")
@@ -108,14 +104,6 @@ class ScanPlan:
     def collects_median(self) -> bool:
         return self.median != "none"
 
-    @property
-    def extras(self) -> tuple[str, ...]:
-        return tuple(a for a in self.accumulators if a != "moments")
-
-    def strip_plans(self) -> dict[str, list[tuple[int, int]]]:
-        """``{band: [(r0, r1), ...]}`` of the strip units."""
-        return {name: list(strips) for name, strips in self.strips}
-
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: tuples become lists; :meth:`from_dict` reverses it."""
         d = dataclasses.asdict(self)
@@ -157,11 +145,8 @@ class ScanPlan:
 
 
 def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)  # pragma: no cover
+    k = min(3, max(0, (int(n).bit_length() - 1) // 10))  # 1024**k <= n
+    return f"{n} B" if k == 0 else f"{n / 1024**k:.1f} {('KiB', 'MiB', 'GiB')[k - 1]}"
 
 
 def _accumulator_names(stack: Stack, extras: bool | Sequence[AccumulatorFactory] | None

@@ -21,7 +21,7 @@ import numpy as np
 from ..stats.moments import MomentAccumulator
 
 __all__ = ["SHM_DIR", "SharedMoments", "default_store_dir", "file_allocator", "in_shm",
-           "npy_files"]
+           "mapped", "npy_files"]
 
 #: a RAM-backed folder for the median store of a cluster on this machine
 SHM_DIR = "/dev/shm"
@@ -63,6 +63,11 @@ def default_store_dir(client: Any, nbytes: int) -> str | None:
     return SHM_DIR if nbytes <= free // 2 and nbytes <= available_memory() // 4 else None
 
 
+def mapped(path: str, mode: str = "r+") -> np.ndarray:
+    """A ``.npy`` file as a plain array on its pages (``"c"``: copy-on-write)."""
+    return np.load(path, mmap_mode=mode).view(np.ndarray)
+
+
 def npy_files(folder: Path, shapes: dict[str, tuple[int, int]], kinds: dict[str, np.dtype]
                ) -> dict[str, dict[str, str]]:
     files: dict[str, dict[str, str]] = {}
@@ -88,7 +93,7 @@ class SharedMoments:
 
     def attach(self) -> MomentAccumulator:
         return self.template.with_arrays(
-            {k: np.load(p, mmap_mode="r+").view(np.ndarray) for k, p in self.files.items()})
+            {k: mapped(p) for k, p in self.files.items()})
 
 
 def file_allocator(folder: str, prefix: str, paths: dict[int, str]) -> Callable[..., Any]:

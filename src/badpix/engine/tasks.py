@@ -22,7 +22,7 @@ from ..detect.params import RuleParams
 from ..stack import Stack
 from ..stats.base import AccumulatorFactory
 from ..stats.store import FrameStore, StoreMedian, tile_median
-from .shm import SharedMoments, file_allocator
+from .shm import SharedMoments, file_allocator, mapped
 from .units import FrameState, read_strip, strip_buffer_shape, strip_statistics
 
 __all__ = ["frame_task", "store_path", "strip_task", "tile_task"]
@@ -124,8 +124,7 @@ def strip_task(unit: tuple[Any, tuple[int, int]], *, stack: Stack, numba_threads
     reader = copy.copy(stack.reader)  # own handles
     outs = None
     if out_files is not None:
-        outs = {k: np.load(p, mmap_mode="r+")[r0:r1].view(np.ndarray)
-                for k, p in out_files[band.name].items()}
+        outs = {k: mapped(p)[r0:r1] for k, p in out_files[band.name].items()}
     try:
         with _scratch(strip_buffer_shape(reader, band, (r0, r1)), reader.dtype) as buf:
             res = strip_statistics(read_strip(reader, band, (r0, r1), buf), outs)
@@ -145,7 +144,7 @@ def tile_task(unit: tuple[str, tuple[int, int, int, int]], *, paths: dict[str, l
     band, (r0, r1, c0, c1) = unit
     out = None
     if out_files is not None:
-        out = np.load(out_files[band], mmap_mode="r+")[r0:r1, c0:c1].view(np.ndarray)
+        out = mapped(out_files[band])[r0:r1, c0:c1]
 
     def frames(n: int) -> Any:
         return _scratch((n, r1 - r0, c1 - c0), np.dtype(dtype))

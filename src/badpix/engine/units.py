@@ -202,15 +202,23 @@ class StripResults:
 
 
 class FrameProgress:
-    """``progress(frames)`` from units' shares of ``total`` (strip pixels, frames); thread-safe."""
+    """``progress(frames)`` from units' shares of ``total`` (strip pixels, frames); thread-safe.
+
+    A unit given by ``key`` counts once (a cluster may run a unit again after a lost worker).
+    """
 
     def __init__(self, progress: Callable[[int], None] | None, n_frames: int, total: int):
         self.progress, self.n_frames, self.total = progress, n_frames, max(1, total)
         self.done = self.frames = 0
         self.lock = threading.Lock()
+        self.keys: set[Any] = set()
 
-    def advance(self, weight: int) -> None:
+    def advance(self, weight: int, key: Any = None) -> None:
         with self.lock:
+            if key is not None:
+                if key in self.keys:
+                    return
+                self.keys.add(key)
             self.done += weight
             now = self.n_frames * self.done // self.total
             if self.progress is not None and now > self.frames:
