@@ -7,7 +7,7 @@ Part [2] of ``bench_scale.py`` for two trees: one folder of 2048x2048 uint16 ``.
 is written once; each round runs one child per tree (old then new in odd rounds, new then
 old in even ones, so load drift hits both alike), each with its tree's ``.venv/bin/python``
 running this file with ``--child``.  A child starts a 1- and a 2-worker cluster as
-``badpix scan --workers N`` does (``badpix.engine.dask.dask_client``), warms up, then times
+``badpix scan --workers N`` does (``badpix.cluster.dask_client``), warms up, then times
 the local engine once and each cluster once per Dask task kind.  Printed and saved
 (``benchmarks/results/scale-ab.json``): median seconds per tree and new/old, for the whole
 scan and without the client-side rules.  NEW_TREE defaults to this checkout.
@@ -39,14 +39,12 @@ def child(folder: str, kinds: str, npz: str) -> None:
     from badpix import open_stack
     from badpix.engine import scan_stack
 
-    try:
-        from badpix.engine.dask import dask_client
-    except ImportError:  # the tree being edited moves it (seen mid-edit): badpix.cluster
+    try:  # since issue 21: badpix.cluster, and scan_stack(client=, strips=) for a cluster
         from badpix.cluster import dask_client
-    try:  # ef9dcfa and until the new API lands: a separate Dask entry point
-        from badpix.engine.dask import scan_stack_dask as on_cluster
-    except ImportError:  # the new API: scan_stack(client=, strips=)
         on_cluster = scan_stack
+    except ImportError:  # older trees (ef9dcfa): both in badpix.engine.dask
+        from badpix.engine.dask import dask_client
+        from badpix.engine.dask import scan_stack_dask as on_cluster
 
     def run(workers: int, kind: str) -> Any:
         if not workers:
