@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import make_frames  # noqa: E402
+from _common import Results, make_frames  # noqa: E402
 
 PHASES = ("stream", "median", "rules", "write", "elapsed")
 #: one child script for both trees: the one beside this driver
@@ -54,21 +54,26 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="badpix-scan-ab-") as tmp:
         folder = Path(tmp) / "frames"
         make_frames(folder, args.frames, (2048, 2048))
+        load0 = os.getloadavg()
         runs: dict[tuple[str, str], list[dict[str, float]]] = {}
         for _ in range(args.repeat):
             for mode in ("stream", "scan"):
                 for name, tree in trees.items():
                     runs.setdefault((mode, name), []).append(
                         child(tree, mode, folder, Path(tmp) / f"out-{name}"))
-    print(f"{args.frames} frames 2048x2048 uint16 .npy; old {trees['old']}, new {trees['new']}; "
-          f"median of {args.repeat} interleaved runs")
-    print(f"{'path':10} {'phase':8} {'old s':>7} {'new s':>7} {'new/old':>7}")
+    rows = []
     for mode, path in (("stream", "streaming"), ("scan", "strips")):
         for k in PHASES:
             old = statistics.median(r[k] for r in runs[(mode, "old")])
             new = statistics.median(r[k] for r in runs[(mode, "new")])
-            ratio = f"{new / old:7.2f}" if old else "      -"
-            print(f"{path:10} {k:8} {old:7.3f} {new:7.3f} {ratio}")
+            rows.append([path, k, old, new, new / old if old else None])
+    res = Results("scan-ab", note=f"old {trees['old']}, new {trees['new']}; the machine was "
+                  "shared with other jobs: ratios within this run, not absolute times")
+    res.table(f"Scan A/B, {args.frames} frames 2048x2048 uint16 .npy, median of {args.repeat} "
+              f"interleaved runs; load average {load0[0]:.2f} at start, "
+              f"{os.getloadavg()[0]:.2f} at end", ["path", "phase", "old s", "new s", "new/old"],
+              rows)
+    res.save()
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ __all__ = ["run_local"]
 
 
 def _strips(stack: Stack, plan: ScanPlan, progress: ProgressCallback | None
-            ) -> dict[str, Any]:
+            ) -> StripResults:
     work = [(b, s) for b in stack.bands for s in dict(plan.strips)[b.name]]
     size = max(int(np.prod(strip_buffer_shape(stack, b, s))) for b, s in work)
     check_allocation(2 * size * stack.dtype.itemsize, "two strips of frames",
@@ -53,8 +53,7 @@ def _strips(stack: Stack, plan: ScanPlan, progress: ProgressCallback | None
         res = strip_statistics(view, results.rows(band, strip))  # computed in place
         results.add(band, strip, {"n_frames": res["n_frames"]})
         done.advance((strip[1] - strip[0]) * band.shape[1])
-    del bufs  # before the band statistics allocate
-    return results.band_stats()
+    return results
 
 
 def _sinks(stack: Stack, plan: ScanPlan, memory_limit: int | None, workdir: Path | None
@@ -80,10 +79,10 @@ def run_local(stack: Stack, params: RuleParams, plan: ScanPlan, *,
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     if plan.unit == "strips":
-        stats = _strips(stack, plan, progress)
+        results = _strips(stack, plan, progress)  # its read buffers freed on return
         timings["stream"] = time.perf_counter() - t0
-        t_rules = time.perf_counter()
-        bands = classify_stats(stack, stats, params, phase=phase)
+        t_rules = time.perf_counter()  # finalizing the statistics counts here, as for frames
+        bands = classify_stats(stack, results.band_stats(), params, phase=phase)
         timings["rules"] = time.perf_counter() - t_rules
     else:
         sinks: dict[str, Any] = (
