@@ -105,6 +105,26 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
+def run_in_tree(tree: Path, script: Path, *args: str) -> dict[str, Any]:
+    """Run ``script args`` with source tree ``tree``'s ``.venv/bin/python``; its last
+    stdout line, parsed as JSON (with the ``badpix`` key: where it imported badpix from).
+
+    The A/B benchmarks compare two trees this way: no ``PYTHONPATH``, so badpix comes from
+    the tree's own venv (its editable install), checked against ``tree``.
+    """
+    import subprocess
+
+    cmd = [str(tree / ".venv" / "bin" / "python"), str(script), *args]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"BADPIX_NO_PROGRESS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode:  # the child's traceback, not just "returned non-zero exit status"
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr}")
+    d = json.loads(proc.stdout.strip().splitlines()[-1])
+    if not Path(d["badpix"]).resolve().is_relative_to(tree):
+        raise SystemExit(f"{tree}'s venv imported badpix from {d['badpix']}")
+    return d
+
+
 def make_frames(folder: Path, n: int, shape: tuple[int, ...]) -> Path:
     """``n`` uint16 ``.npy`` frames of ``shape`` in ``folder`` (a fixed base + noise, seed 0).
 

@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -77,17 +76,10 @@ def child(folder: str, kinds: str, npz: str) -> None:
 
 
 def run_child(tree: Path, folder: Path, kinds: list[str], npz: Path) -> list[dict]:
-    cmd = [str(tree / ".venv" / "bin" / "python"), str(Path(__file__).resolve()), "--child",
-           str(folder), ",".join(kinds), str(npz)]
-    # no PYTHONPATH: badpix must come from the tree's venv (its editable install)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"BADPIX_NO_PROGRESS": "1"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if proc.returncode:  # the child's traceback, not just "returned non-zero exit status"
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr}")
-    d = json.loads(proc.stdout.strip().splitlines()[-1])
-    if not Path(d["badpix"]).resolve().is_relative_to(tree):
-        raise SystemExit(f"{tree}'s venv imported badpix from {d['badpix']}")
-    return d["runs"]
+    from _common import run_in_tree  # the driver put benchmarks/ on sys.path
+
+    return run_in_tree(tree, Path(__file__).resolve(), "--child", str(folder), ",".join(kinds),
+                       str(npz))["runs"]
 
 
 def main() -> None:

@@ -13,16 +13,14 @@ child) per tree and their ratio new/old.  NEW_TREE defaults to this checkout.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Results, make_frames  # noqa: E402
+from _common import Results, make_frames, run_in_tree  # noqa: E402
 
 PHASES = ("stream", "median", "rules", "write", "elapsed")
 #: one child script for both trees: the one beside this driver
@@ -30,16 +28,7 @@ BENCH_SCAN = Path(__file__).resolve().parent / "bench_scan.py"
 
 
 def child(tree: Path, mode: str, folder: Path, out: Path) -> dict[str, float]:
-    cmd = [str(tree / ".venv" / "bin" / "python"), str(BENCH_SCAN),
-           "--child", mode, str(folder), str(out)]
-    # no PYTHONPATH: badpix must come from the tree's venv (its editable install)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"BADPIX_NO_PROGRESS": "1"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if proc.returncode:  # the child's traceback, not just "returned non-zero exit status"
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr}")
-    d = json.loads(proc.stdout.strip().splitlines()[-1])
-    if not Path(d["badpix"]).resolve().is_relative_to(tree):
-        raise SystemExit(f"{tree}'s venv imported badpix from {d['badpix']}")
+    d = run_in_tree(tree, BENCH_SCAN, "--child", mode, str(folder), str(out))
     return {**{k: float(d["phases"].get(k, 0.0)) for k in PHASES[:-1]}, "elapsed": d["elapsed"]}
 
 
